@@ -1,0 +1,49 @@
+"""The export as one function: objects in, a FOCUS frame and its report of problems out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from infercost_focus.core.charges import build_charges
+from infercost_focus.core.layouts import RenderOptions, render_infercost
+from infercost_focus.core.parsing import parse_objects
+from infercost_focus.errors import RejectedObject
+
+
+@dataclass
+class Export:
+    """A rendered FOCUS frame with what was set aside on the way."""
+
+    frame: pd.DataFrame
+    reports: int
+    rejects: list[RejectedObject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def export_focus(
+    objects: Iterable[Any],
+    *,
+    namespace: str | None = None,
+    period: str | None = None,
+    options: RenderOptions | None = None,
+) -> Export:
+    """Parse, filter, transform and render `objects` (UsageReports and CostProfiles)."""
+    parsed = parse_objects(objects)
+    reports = [
+        report
+        for report in parsed.usage_reports
+        if (namespace is None or report.namespace == namespace)
+        and (period is None or report.period == period)
+    ]
+    profiles = {(profile.namespace, profile.name): profile for profile in parsed.cost_profiles}
+    charges = build_charges(reports, profiles)
+    return Export(
+        frame=render_infercost(charges, options),
+        reports=len(reports) - len(charges.rejects),
+        rejects=[*parsed.rejects, *charges.rejects],
+        warnings=[*parsed.warnings, *charges.warnings],
+    )
