@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from infercost_focus.core import money
@@ -127,7 +128,7 @@ def _add_report_rows(
         report.output_tokens - covered_output,
         report.cost - covered_cost,
     )
-    if report.by_model and rest == (0, 0, 0):
+    if report.by_model and not any(rest):
         return
     if report.by_model:
         message = (
@@ -258,11 +259,14 @@ def _share_cloud_cost(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=["report_cloud_cost"])
 
 
-def _month_index(moments: pd.Series) -> np.ndarray:
-    return (moments.dt.year * 12 + moments.dt.month - 1).to_numpy(dtype=np.int64)
+def _month_index(moments: pd.Series) -> npt.NDArray[np.int64]:
+    months: npt.NDArray[np.int64] = (moments.dt.year * 12 + moments.dt.month - 1).to_numpy(
+        dtype=np.int64
+    )
+    return months
 
 
-def _month_start(month_index: np.ndarray) -> pd.Series:
+def _month_start(month_index: npt.NDArray[np.int64]) -> pd.Series:
     return pd.to_datetime(
         pd.DataFrame({"year": month_index // 12, "month": month_index % 12 + 1, "day": 1}),
         utc=True,

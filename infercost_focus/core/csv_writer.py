@@ -64,7 +64,8 @@ def _concatenated(lines: pa.Array) -> bytes:
     )
     start = offset_values[0].as_py()
     end = offset_values[-1].as_py()
-    return data.to_pybytes()[start:end]
+    content: bytes = data.to_pybytes()[start:end]
+    return content
 
 
 def write_atomically(path: str | os.PathLike[str], content: bytes) -> None:

@@ -211,7 +211,8 @@ def render_infercost(charges: Charges, options: RenderOptions | None = None) -> 
     table = pa.table(
         {name: pc.fill_null(columns[name], "") for name in INFERCOST_COLUMNS},
     )
-    return table.to_pandas(types_mapper=pd.ArrowDtype)
+    rendered: pd.DataFrame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    return rendered
 
 
 def _description(frame: pd.DataFrame, tokens: object) -> pa.Array:
@@ -241,10 +242,13 @@ def _description(frame: pd.DataFrame, tokens: object) -> pa.Array:
 
 
 def _tags(frame: pd.DataFrame, options: RenderOptions) -> pa.Array:
-    """Tags as a JSON object: report, schedule, model, gpuModel, costProfile, plus extra tags."""
+    """Tags as a JSON object: the report (name, namespace, period), schedule, model, gpuModel,
+    costProfile, plus extra tags."""
     rows = len(frame)
     members = [
         ("report", text.json_strings(frame["report_name"])),
+        ("reportNamespace", text.json_strings(frame["report_namespace"])),
+        ("period", text.json_strings(frame["period"])),
         ("schedule", text.json_strings(frame["schedule"])),
         ("model", text.json_strings(frame["model"])),
         ("gpuModel", text.json_strings(frame["gpu_model"])),

@@ -186,6 +186,7 @@ def parse_usage_report(obj: Mapping[str, Any]) -> UsageReport | None:
             f"{status.get('periodEnd')!r} is before status.periodStart "
             f"{status.get('periodStart')!r}",
         )
+    assert namespace is not None and name is not None  # required=True guarantees it
     by_model = tuple(
         _model_usage(read, entry, f"status.byModel[{index}]", namespace)
         for index, entry in enumerate(read.items(status.get("byModel"), "status.byModel"))
@@ -196,7 +197,6 @@ def parse_usage_report(obj: Mapping[str, Any]) -> UsageReport | None:
             read.items(status.get("cloudComparison"), "status.cloudComparison")
         )
     )
-    assert namespace is not None and name is not None  # required=True guarantees it
     return UsageReport(
         namespace=namespace,
         name=name,
