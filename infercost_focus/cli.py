@@ -94,11 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if arguments.verbose else logging.ERROR,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(verbose=arguments.verbose)
     try:
         return _export_focus(arguments, sys.stderr)
     except InferCostError as error:
@@ -107,6 +103,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; no file was written", file=sys.stderr)
         return 130
+
+
+def _configure_logging(*, verbose: bool) -> None:
+    """Log lines on stderr: INFO with --verbose, otherwise errors only (the summary says the rest).
+
+    NB: the level is set on the handler too, since the kubernetes package sets urllib3's logger
+    to WARNING of its own accord.
+    """
+    level = logging.INFO if verbose else logging.ERROR
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def _export_focus(arguments: argparse.Namespace, stderr: TextIO) -> int:

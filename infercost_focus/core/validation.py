@@ -178,13 +178,19 @@ def _check_times(result: CheckResult, cells: pd.DataFrame, billing_month: str | 
         billing_end != next_month,
         cells["BillingPeriodEnd"],
     )
-    outside = (start < billing_start) | (end > billing_end)
     _add(
         result,
         "ChargePeriodStart",
-        "the charge period must lie inside its billing period",
-        outside,
-        cells["ChargePeriodStart"] + " .. " + cells["ChargePeriodEnd"],
+        "must not be before BillingPeriodStart (a charge lies inside its billing period)",
+        start < billing_start,
+        cells["ChargePeriodStart"],
+    )
+    _add(
+        result,
+        "ChargePeriodEnd",
+        "must not be after BillingPeriodEnd (a charge lies inside its billing period)",
+        end > billing_end,
+        cells["ChargePeriodEnd"],
     )
     if billing_month is not None:
         month_start = pd.Timestamp(f"{billing_month}-01T00:00:00Z")

@@ -1,0 +1,253 @@
+"""One capture file: a Parquet table, one row per captured object.
+
+Small typed index columns (kind, namespace, name, uid, period, period_start, period_end,
+last_updated, captured_at) let a month be chosen without decoding any object; the `object`
+column keeps each object verbatim as exact JSON. The Parquet key-value metadata holds a header:
+the format version, the source, the counts and the span of the selectable report periods, so a
+reader can skip a file on its footer alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from infercost_focus.captures._layout import CaptureFile
+from infercost_focus.captures._storage import Storage
+from infercost_focus.core.jsonio import dumps_exact, loads_exact
+from infercost_focus.errors import CaptureStoreError
+
+FORMAT_VERSION = 1
+METADATA_KEY = b"infercost.capture"
+USAGE_REPORT = "UsageReport"
+COST_PROFILE = "CostProfile"
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("namespace", pa.string()),
+        ("name", pa.string()),
+        ("uid", pa.string()),
+        ("period", pa.string()),
+        ("period_start", TIMESTAMP),
+        ("period_end", TIMESTAMP),
+        ("last_updated", TIMESTAMP),
+        ("captured_at", TIMESTAMP),
+        ("object", pa.string()),
+    ]
+)
+INDEX_COLUMNS = [name for name in SCHEMA.names if name != "object"]
+
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """What the index columns hold for one object; None wherever the object is unreadable."""
+
+    namespace: str | None = None
+    name: str | None = None
+    uid: str | None = None
+    period: str | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    last_updated: datetime | None = None
+
+    def reach(self) -> tuple[datetime, datetime] | None:
+        """`(periodStart, periodEnd)` when this can be a selected report state, else None.
+
+        A state needs a uid, a period and a start; a missing end counts as an empty period at
+        its start, and an end before the start rules the state out. `_select` applies the same
+        rule to whole columns.
+        """
+        if self.uid is None or self.period is None or self.period_start is None:
+            return None
+        end = self.period_start if self.period_end is None else self.period_end
+        return (self.period_start, end) if end >= self.period_start else None
+
+
+@dataclass(frozen=True)
+class CaptureHeader:
+    captured_at: datetime
+    source: str
+    usage_reports: int
+    cost_profiles: int
+    earliest_start: datetime | None
+    latest_end: datetime | None
+
+    def may_hold(self, start: datetime, end: datetime) -> bool:
+        """Whether a selectable report state in this file can overlap `[start, end)`."""
+        if self.earliest_start is None or self.latest_end is None:
+            return False
+        return self.earliest_start < end and self.latest_end >= start
+
+
+def index_entry(obj: Any) -> IndexEntry:
+    """The index of a Kubernetes object as the API returns it, tolerating any shape."""
+    metadata = _field(obj, "metadata")
+    status = _field(obj, "status")
+    return IndexEntry(
+        namespace=_text(_field(metadata, "namespace")),
+        name=_text(_field(metadata, "name")),
+        uid=_text(_field(metadata, "uid")),
+        period=_text(_field(status, "period")),
+        period_start=parse_instant(_field(status, "periodStart")),
+        period_end=parse_instant(_field(status, "periodEnd")),
+        last_updated=parse_instant(_field(status, "lastUpdated")),
+    )
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """An RFC 3339 time with an offset, in UTC to the microsecond; None when unreadable."""
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    day, clock, fraction, offset = match.groups()
+    micros = (fraction or "")[:6].ljust(6, "0")
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    try:
+        return datetime.fromisoformat(f"{day}T{clock}.{micros}{offset}").astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def object_text(kind: str, obj: Any, entry: IndexEntry) -> str:
+    """The object as exact JSON, or an error naming it when it holds no JSON value."""
+    try:
+        return dumps_exact(obj)
+    except (TypeError, ValueError) as error:
+        ref = f"{entry.namespace or '?'}/{entry.name or '?'}"
+        raise CaptureStoreError(
+            f"Cannot capture {kind} {ref}: it holds a value JSON cannot express ({error}). "
+            "Pass objects as the Kubernetes API returns them (dicts, lists, strings, numbers)."
+        ) from error
+
+
+def encode_capture(
+    captured_at: datetime,
+    source: str,
+    kinds: Sequence[str],
+    entries: Sequence[IndexEntry],
+    texts: Sequence[str],
+) -> bytes:
+    """The bytes of one capture file; `kinds`, `entries` and `texts` describe the same rows."""
+    reaches = [e.reach() for k, e in zip(kinds, entries, strict=True) if k == USAGE_REPORT]
+    spans = [reach for reach in reaches if reach is not None]
+    header = {
+        "format": FORMAT_VERSION,
+        "source": source,
+        "captured_at": captured_at.isoformat(),
+        "usage_reports": sum(kind == USAGE_REPORT for kind in kinds),
+        "cost_profiles": sum(kind == COST_PROFILE for kind in kinds),
+        "earliest_start": min(s for s, _ in spans).isoformat() if spans else None,
+        "latest_end": max(e for _, e in spans).isoformat() if spans else None,
+    }
+    columns = [
+        pa.array(kinds, pa.string()),
+        pa.array([e.namespace for e in entries], pa.string()),
+        pa.array([e.name for e in entries], pa.string()),
+        pa.array([e.uid for e in entries], pa.string()),
+        pa.array([e.period for e in entries], pa.string()),
+        pa.array([e.period_start for e in entries], TIMESTAMP),
+        pa.array([e.period_end for e in entries], TIMESTAMP),
+        pa.array([e.last_updated for e in entries], TIMESTAMP),
+        pa.array([captured_at] * len(kinds), TIMESTAMP),
+        pa.array(texts, pa.string()),
+    ]
+    schema = SCHEMA.with_metadata({METADATA_KEY: json.dumps(header).encode()})
+    sink = pa.BufferOutputStream()
+    pq.write_table(
+        pa.Table.from_arrays(columns, schema=schema),
+        sink,
+        compression="zstd",
+        use_dictionary=INDEX_COLUMNS,
+        write_statistics=INDEX_COLUMNS,
+    )
+    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
+
+
+def read_index(
+    storage: Storage, capture: CaptureFile, start: datetime, end: datetime
+) -> tuple[CaptureHeader, pa.Table | None]:
+    """The header of a capture file, and its index columns when it may hold `[start, end)`."""
+    where = storage.describe(capture.path)
+    try:
+        with storage.open(capture.path) as file:
+            parquet = pq.ParquetFile(file)
+            header = _header(parquet, where)
+            if not header.may_hold(start, end):
+                return header, None
+            return header, parquet.read(columns=INDEX_COLUMNS, use_threads=False)
+    except CaptureStoreError:
+        raise
+    except Exception as error:
+        raise _unreadable(where, error) from error
+
+
+def read_objects(
+    storage: Storage, capture: CaptureFile, rows: Sequence[int]
+) -> list[tuple[str | None, str | None, datetime | None, Any]]:
+    """`(namespace, name, period_start, object)` of the given rows, objects decoded exactly."""
+    where = storage.describe(capture.path)
+    try:
+        with storage.open(capture.path) as file:
+            columns = ["namespace", "name", "period_start", "object"]
+            table = pq.ParquetFile(file).read(columns=columns, use_threads=False)
+        picked = table.take(pa.array(rows, pa.int64())).to_pydict()
+        objects = [loads_exact(text) for text in picked["object"]]
+    except Exception as error:
+        raise _unreadable(where, error) from error
+    fields = (picked["namespace"], picked["name"], picked["period_start"], objects)
+    return list(zip(*fields, strict=True))
+
+
+def _header(parquet: pq.ParquetFile, where: str) -> CaptureHeader:
+    metadata = parquet.schema_arrow.metadata or {}
+    if METADATA_KEY not in metadata or parquet.schema_arrow.remove_metadata() != SCHEMA:
+        raise CaptureStoreError(
+            f"The file {where} is in the capture folders but is not a capture file of this "
+            "version; move it out of the capture store."
+        )
+    fields = json.loads(metadata[METADATA_KEY])
+    if fields.get("format") != FORMAT_VERSION:
+        raise CaptureStoreError(
+            f"The capture file {where} has format {fields.get('format')!r}, and this version "
+            f"reads format {FORMAT_VERSION} only; upgrade infercost-focus to read it."
+        )
+    return CaptureHeader(
+        captured_at=datetime.fromisoformat(fields["captured_at"]),
+        source=str(fields["source"]),
+        usage_reports=int(fields["usage_reports"]),
+        cost_profiles=int(fields["cost_profiles"]),
+        earliest_start=_instant_or_none(fields["earliest_start"]),
+        latest_end=_instant_or_none(fields["latest_end"]),
+    )
+
+
+def _unreadable(where: str, error: Exception) -> CaptureStoreError:
+    return CaptureStoreError(
+        f"Cannot read the capture file {where} ({type(error).__name__}: {error}). If it is "
+        "damaged, move it out of the capture store; the other captures stay readable."
+    )
+
+
+def _instant_or_none(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _field(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,110 @@
+"""The capture store: every capture of UsageReports and CostProfiles, kept as immutable files.
+
+A UsageReport's status shows only its current period and is overwritten at rollover, so a
+scheduled job writes what the cluster shows every few minutes, and a month is later built from
+the last captured state of each (report uid, period). Files are never rewritten; two captures
+taken at the same instant get different names.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from upath import UPath
+
+from infercost_focus.captures._format import (
+    COST_PROFILE,
+    USAGE_REPORT,
+    encode_capture,
+    index_entry,
+    object_text,
+)
+from infercost_focus.captures._layout import as_utc, list_captures, new_capture_path
+from infercost_focus.captures._month import MonthStates, read_month
+from infercost_focus.captures._storage import LocalStorage, open_storage
+from infercost_focus.errors import CaptureStoreError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CaptureInfo", "CaptureStore", "MonthStates"]
+
+
+@dataclass(frozen=True)
+class CaptureInfo:
+    """What one call to `CaptureStore.write` stored."""
+
+    path: str
+    captured_at: datetime
+    usage_reports: int
+    cost_profiles: int
+    source: str
+
+
+class CaptureStore:
+    """Captures below `root`: a local folder or an fsspec URL (s3://, gs://, az://, memory://).
+
+    A missing root is an empty store; it is created by the first write.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | UPath, *, workers: int | None = None) -> None:
+        self._storage = open_storage(root)
+        # Local reads are bound by CPU (decompression); remote ones by round trips.
+        local = isinstance(self._storage, LocalStorage)
+        self._workers = workers or (min(4, 2 * (os.cpu_count() or 1)) if local else 16)
+
+    @property
+    def root(self) -> str:
+        return self._storage.describe("")
+
+    def __repr__(self) -> str:
+        return f"CaptureStore({self.root!r})"
+
+    def write(
+        self,
+        captured_at: datetime,
+        usage_reports: list[dict[str, Any]],
+        cost_profiles: list[dict[str, Any]],
+        source: str,
+    ) -> CaptureInfo:
+        """Store one capture as a new file; objects of any shape are kept verbatim."""
+        at = as_utc(captured_at, "the capture time")
+        kinds = [USAGE_REPORT] * len(usage_reports) + [COST_PROFILE] * len(cost_profiles)
+        objects = [*usage_reports, *cost_profiles]
+        entries = [index_entry(obj) for obj in objects]
+        texts = [object_text(k, o, e) for k, o, e in zip(kinds, objects, entries, strict=True)]
+        data = encode_capture(at, source, kinds, entries, texts)
+
+        path = new_capture_path(at)
+        where = self._storage.describe(path)
+        try:
+            self._storage.put(path, data)
+        except Exception as error:
+            raise CaptureStoreError(
+                f"Cannot write the capture file {where} ({type(error).__name__}: {error}). "
+                "Check that the capture store exists and is writable; nothing was stored."
+            ) from error
+        logger.info(
+            "Wrote capture %s from %s: %d UsageReports, %d CostProfiles, %d bytes.",
+            where, source, len(usage_reports), len(cost_profiles), len(data),
+        )  # fmt: skip
+        return CaptureInfo(where, at, len(usage_reports), len(cost_profiles), source)
+
+    def month_states(self, month: str) -> MonthStates:
+        """The last captured state of every (uid, period) whose period overlaps `month`.
+
+        `month` is written `YYYY-MM`. A store without captures for it gives an empty result with
+        `captures_read == 0`; a damaged capture file raises `CaptureStoreError` naming it.
+        """
+        return read_month(self._storage, month, self._workers)
+
+    def captures(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> list[datetime]:
+        """The times of the captures taken in `[start, end)`, oldest first, one per file."""
+        low = None if start is None else as_utc(start, "the start of the range")
+        high = None if end is None else as_utc(end, "the end of the range")
+        return [capture.captured_at for capture in list_captures(self._storage, low, high)]

@@ -1,0 +1,388 @@
+"""The live cluster as a source: the only module that talks to the Kubernetes API.
+
+`connect()` finds credentials (a pod's service account, or a kubeconfig and one of its contexts)
+and returns a `ClusterClient`, which lists UsageReports and CostProfiles page by page. Bodies are
+parsed with `loads_exact`, so costs and token counts reach the rest of the project exactly as the
+API server wrote them. Every failure a user can act on becomes a `ClusterError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import urllib3.exceptions
+import yaml
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.incluster_config import InClusterConfigLoader
+
+from infercost_focus import __version__
+from infercost_focus.core.jsonio import loads_exact
+from infercost_focus.errors import ClusterError
+
+GROUP = "finops.infercost.ai"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+USAGE_REPORTS = "usagereports"
+COST_PROFILES = "costprofiles"
+KINDS = {USAGE_REPORTS: "UsageReport", COST_PROFILES: "CostProfile"}
+
+# Where Kubernetes mounts a pod's service account token and the cluster's CA certificate.
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
+_SERVER_MESSAGE_LIMIT = 300
+_CHOOSE_CLUSTER = "choose another cluster or identity with --kubeconfig/--context"
+
+
+@dataclass(frozen=True)
+class ClusterObjects:
+    """One listing of InferCost's resources, each item a plain dict as the API returned it."""
+
+    usage_reports: list[dict[str, Any]]
+    cost_profiles: list[dict[str, Any]]
+
+
+class ClusterClient:
+    """Reads InferCost resources through the real kubernetes client."""
+
+    def __init__(
+        self,
+        api_client: Any,
+        *,
+        origin: str,
+        page_size: int,
+        request_timeout: float,
+        logger: logging.Logger,
+    ) -> None:
+        self._api_client = api_client
+        self._api = k8s_client.CustomObjectsApi(api_client)
+        self._origin = origin
+        self._page_size = page_size
+        self._request_timeout = request_timeout
+        self._logger = logger
+
+    @property
+    def host(self) -> str:
+        """The API server's URL, without any user info, for messages and metadata."""
+        url = urllib.parse.urlsplit(str(self._api_client.configuration.host))
+        return urllib.parse.urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2]))
+
+    def list_usage_reports(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self._list(USAGE_REPORTS, namespace)
+
+    def list_cost_profiles(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self._list(COST_PROFILES, namespace)
+
+    def fetch(self, namespace: str | None = None) -> ClusterObjects:
+        """All UsageReports and CostProfiles of one namespace, or of all namespaces."""
+        return ClusterObjects(
+            usage_reports=self.list_usage_reports(namespace),
+            cost_profiles=self.list_cost_profiles(namespace),
+        )
+
+    def close(self) -> None:
+        """Release the client's threads and pooled connections."""
+        self._api_client.close()
+        self._api_client.rest_client.pool_manager.clear()
+
+    def __enter__(self) -> ClusterClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _list(self, plural: str, namespace: str | None) -> list[dict[str, Any]]:
+        """Every object of one resource, following the server's continue tokens page by page."""
+        # TODO: retry transient failures and restart on 410 Gone (with the retries issue).
+        objects: list[dict[str, Any]] = []
+        continue_token: str | None = None
+        where = _where(namespace)
+        page = 0
+        while True:
+            page += 1
+            items, continue_token = self._list_page(plural, namespace, continue_token)
+            objects.extend(items)
+            self._logger.info("listed %d %s in %s (page %d)", len(items), plural, where, page)
+            if not continue_token:
+                return objects
+
+    def _list_page(
+        self, plural: str, namespace: str | None, continue_token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One list request: a page of objects and the token for the next page, if any."""
+        options: dict[str, Any] = {
+            "limit": self._page_size,
+            "_preload_content": False,
+            "_request_timeout": self._request_timeout,
+        }
+        if continue_token:
+            options["_continue"] = continue_token
+
+        # NB: the raw body is parsed here, not by the client, which would turn 0.1 into a float.
+        try:
+            if namespace is None:
+                response = self._api.list_cluster_custom_object(GROUP, VERSION, plural, **options)
+            else:
+                response = self._api.list_namespaced_custom_object(
+                    GROUP, VERSION, namespace, plural, **options
+                )
+            try:
+                body = response.data
+            finally:
+                response.release_conn()
+        except ApiException as e:
+            raise self._api_error(e, plural, namespace) from e
+        except urllib3.exceptions.HTTPError as e:
+            problem = _transport_problem(e, self._request_timeout)
+            raise self._unreachable(problem, plural, namespace) from e
+
+        return self._parse_page(body, plural, namespace)
+
+    def _parse_page(
+        self, body: bytes, plural: str, namespace: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        try:
+            listing = loads_exact(body)
+        except ValueError as e:
+            raise ClusterError(
+                f"Cannot {_attempt(plural, namespace)} on {self.host}: the answer is not JSON"
+                f" ({_excerpt(body)}). Check that the kubeconfig points at the API server itself,"
+                " not at a proxy or login page."
+            ) from e
+        items = listing.get("items") if isinstance(listing, dict) else None
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise ClusterError(
+                f"Cannot {_attempt(plural, namespace)} on {self.host}: the answer is JSON but not"
+                " a list of objects. Check that the kubeconfig points at a Kubernetes API server."
+            )
+
+        # List items may lack apiVersion and kind, by which downstream code tells objects apart.
+        kind = KINDS[plural]
+        page = [{"apiVersion": API_VERSION, "kind": kind, **_without_type(item)} for item in items]
+        metadata = listing.get("metadata")
+        continue_token = metadata.get("continue") if isinstance(metadata, dict) else None
+        return page, continue_token if isinstance(continue_token, str) else None
+
+    def _api_error(self, e: ApiException, plural: str, namespace: str | None) -> ClusterError:
+        attempt = f"Cannot {_attempt(plural, namespace)} on {self.host}"
+        message = _server_message(e.body)
+        if e.status == 0:
+            return self._unreachable(str(e.reason).replace("\n", ": "), plural, namespace)
+        if e.status == 401:
+            return ClusterError(
+                f"{attempt}: the API server rejected the credentials from {self._origin} (401"
+                f" Unauthorized). Renew them, e.g. by logging in to the cluster again, or"
+                f" {_CHOOSE_CLUSTER}."
+            )
+        if e.status == 403:
+            return ClusterError(
+                f"{attempt}: access is forbidden (403: {message}). Grant this identity an RBAC"
+                f" rule allowing get and list on usagereports and costprofiles in the API group"
+                f" {GROUP} (a ClusterRole to read all namespaces, or a Role in each namespace to"
+                f" read), or {_CHOOSE_CLUSTER}."
+            )
+        if e.status == 404:
+            return ClusterError(
+                f"{attempt}: the InferCost CRDs are not installed in this cluster (it does not"
+                f" serve {plural} in {API_VERSION}). Install InferCost there, or point"
+                " --kubeconfig/--context at the cluster where it runs."
+            )
+        return ClusterError(
+            f"{attempt}: the API server answered {e.status} {e.reason}: {message}."
+            " Retry later; if it keeps failing, check the API server's health and logs."
+        )
+
+    def _unreachable(self, problem: str, plural: str, namespace: str | None) -> ClusterError:
+        return ClusterError(
+            f"Cannot reach the Kubernetes API server at {self.host} (from {self._origin}) to"
+            f" {_attempt(plural, namespace)}: {problem}. Check that the cluster is running and"
+            f" reachable from here, or {_CHOOSE_CLUSTER}."
+        )
+
+
+def connect(
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    *,
+    page_size: int = 500,
+    request_timeout: float = 30.0,
+    logger: logging.Logger | None = None,
+) -> ClusterClient:
+    """A client for one cluster, with the credentials a user would expect.
+
+    In a pod (KUBERNETES_SERVICE_HOST set) and with neither `kubeconfig` nor `context` given, the
+    pod's service account; otherwise the kubeconfig: `kubeconfig` if given, else the files named
+    by KUBECONFIG, else ~/.kube/config, with `context` or the file's current context.
+    """
+    if page_size < 1:
+        raise ValueError(f"page_size must be at least 1, not {page_size!r}")
+    if request_timeout <= 0:
+        raise ValueError(f"request_timeout must be positive, not {request_timeout!r}")
+
+    # A private configuration: the package-wide default one stays untouched.
+    configuration = k8s_client.Configuration()
+    if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        origin = _load_service_account(configuration)
+    else:
+        origin = _load_kubeconfig(configuration, kubeconfig, context)
+
+    api_client = k8s_client.ApiClient(configuration)
+    api_client.user_agent = f"infercost-focus/{__version__}"
+    return ClusterClient(
+        api_client,
+        origin=origin,
+        page_size=page_size,
+        request_timeout=request_timeout,
+        logger=logger or logging.getLogger(__name__),
+    )
+
+
+def _load_service_account(configuration: Any) -> str:
+    token, ca_cert = SERVICE_ACCOUNT_DIR / "token", SERVICE_ACCOUNT_DIR / "ca.crt"
+    loader = InClusterConfigLoader(token_filename=str(token), cert_filename=str(ca_cert))
+    try:
+        loader.load_and_set(configuration)
+    except (ConfigException, OSError) as e:
+        raise ClusterError(
+            f"Cannot use the pod's service account (KUBERNETES_SERVICE_HOST is set):"
+            f" {_clause(str(e))} (expected the token in {str(token)!r} and the CA certificate in"
+            f" {str(ca_cert)!r}). Mount the service account token into the pod, or pass"
+            " --kubeconfig/--context to use a kubeconfig instead."
+        ) from e
+    return "the pod's service account"
+
+
+def _load_kubeconfig(configuration: Any, kubeconfig: str | None, context: str | None) -> str:
+    paths = kubeconfig or os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
+    source = f"the kubeconfig {paths!r}" + (f" (context {context!r})" if context else "")
+
+    # The kubernetes client silently skips missing files; a missing kubeconfig deserves its name.
+    if not any(Path(path).expanduser().is_file() for path in paths.split(os.pathsep) if path):
+        if kubeconfig:
+            raise ClusterError(
+                f"Cannot load the kubeconfig {kubeconfig!r}: the file does not exist. Pass the"
+                " path of an existing kubeconfig with --kubeconfig."
+            )
+        raise ClusterError(
+            f"Cannot find Kubernetes credentials: the kubeconfig {paths!r} does not exist and"
+            " this process is not running in a pod. Pass a kubeconfig with --kubeconfig or"
+            " set KUBECONFIG."
+        )
+
+    # NB: no error text of YAML or unexpected failures is shown: it may quote the file's secrets.
+    try:
+        k8s_config.load_kube_config(
+            config_file=paths,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    except ConfigException as e:
+        raise ClusterError(_kubeconfig_problem(paths, context, str(e))) from e
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" near line {mark.line + 1}" if mark is not None else ""
+        raise ClusterError(
+            f"Cannot load {source}: it is not valid YAML{line}. Fix the file, or pass another"
+            " one with --kubeconfig."
+        ) from e
+    except OSError as e:
+        raise ClusterError(
+            f"Cannot load {source}: {e.strerror or type(e).__name__} ({e.filename!r}). Fix the"
+            " file or its permissions, or pass another one with --kubeconfig."
+        ) from e
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ClusterError(
+            f"Cannot load {source}: its structure is not that of a kubeconfig"
+            f" ({type(e).__name__}). Fix the file, or pass another one with --kubeconfig."
+        ) from e
+    return source
+
+
+def _kubeconfig_problem(paths: str, context: str | None, detail: str) -> str:
+    if context is not None:
+        names = _context_names(paths)
+        if names is not None and context not in names:
+            return (
+                f"Cannot use the context {context!r}: the kubeconfig {paths!r} has no such"
+                f" context (it has: {', '.join(names) or 'none'}). Choose one of them with"
+                " --context, or pass another kubeconfig with --kubeconfig."
+            )
+    source = f"the kubeconfig {paths!r}" + (f" with the context {context!r}" if context else "")
+    return (
+        f"Cannot load {source}: {_clause(detail)}. Fix the file, or choose another kubeconfig or"
+        " context with --kubeconfig/--context."
+    )
+
+
+def _context_names(paths: str) -> list[str] | None:
+    """The names of a kubeconfig's contexts, or None when the file cannot tell."""
+    try:
+        contexts, _ = k8s_config.list_kube_config_contexts(config_file=paths)
+        return [str(entry["name"]) for entry in contexts]
+    except (ConfigException, OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _transport_problem(e: urllib3.exceptions.HTTPError, timeout: float) -> str:
+    """What went wrong below HTTP, as a clause: refused, timed out, TLS, name resolution."""
+    reason: BaseException = e
+    if isinstance(e, urllib3.exceptions.MaxRetryError) and e.reason is not None:
+        reason = e.reason
+    # NB: urllib3 derives NewConnectionError from its TimeoutError, so the order matters.
+    cause = reason.__cause__
+    if isinstance(reason, urllib3.exceptions.NewConnectionError) and isinstance(cause, OSError):
+        return f"the connection failed ({cause.strerror or cause})"
+    if isinstance(reason, urllib3.exceptions.SSLError):
+        return f"the TLS handshake failed ({reason}); check the CA certificate the kubeconfig names"
+    if isinstance(reason, urllib3.exceptions.TimeoutError):
+        return f"no answer within {timeout:g} seconds"
+    return f"the connection failed ({type(reason).__name__}: {reason})"
+
+
+def _server_message(body: Any) -> str:
+    """The `message` of a Kubernetes Status body, or the start of any other body."""
+    try:
+        status = loads_exact(body) if body else None
+    except ValueError:
+        status = None
+    if isinstance(status, dict) and isinstance(status.get("message"), str):
+        return _truncated(status["message"])
+    return _excerpt(body) if body else "no message"
+
+
+def _excerpt(body: bytes | str) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    return _truncated(text) if text.strip() else "an empty body"
+
+
+def _truncated(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) <= _SERVER_MESSAGE_LIMIT:
+        return text
+    return text[: _SERVER_MESSAGE_LIMIT - 1] + "…"
+
+
+def _clause(text: str) -> str:
+    """A library's message, fit to continue a sentence: no line breaks, no final period."""
+    return " ".join(text.split()).rstrip(".") or "no details"
+
+
+def _without_type(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if key not in ("apiVersion", "kind")}
+
+
+def _where(namespace: str | None) -> str:
+    return "all namespaces" if namespace is None else f"namespace {namespace!r}"
+
+
+def _attempt(plural: str, namespace: str | None) -> str:
+    return f"list {plural}.{GROUP} in {_where(namespace)}"

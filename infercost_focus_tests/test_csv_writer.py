@@ -1,0 +1,74 @@
+"""CSV text: RFC 4180 quoting only where needed, exact round trips, atomic files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from infercost_focus.core import csv_writer
+from infercost_focus.core.csv_writer import csv_bytes, write_atomically
+from infercost_focus.errors import OutputError
+
+
+def _frame(columns: dict[str, list[str | None]]) -> pd.DataFrame:
+    return pa.table(columns).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def test_plain_cells_are_not_quoted_and_lines_end_with_a_newline() -> None:
+    assert csv_bytes(_frame({"a": ["1", "x"], "b": ["team-a", ""]})) == b"a,b\n1,team-a\nx,\n"
+
+
+def test_cells_with_commas_quotes_or_line_breaks_are_quoted_and_round_trip() -> None:
+    values = ["a,b", 'say "hi"', "two\nlines", "cr\rhere", "plain", "", "ü, 模型"]
+    content = csv_bytes(_frame({"v": values, "w": list(reversed(values))}))
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8"), newline="")))
+    assert rows[0] == ["v", "w"]
+    assert [row[0] for row in rows[1:]] == values
+    assert [row[1] for row in rows[1:]] == list(reversed(values))
+    assert b'"say ""hi"""' in content
+
+
+def test_null_cells_are_written_as_nothing() -> None:
+    assert csv_bytes(_frame({"a": [None, "x"], "b": ["y", None]})) == b"a,b\n,y\nx,\n"
+
+
+def test_a_slice_of_a_frame_writes_only_its_rows() -> None:
+    frame = _frame({"a": ["1", "2", "3"]})
+    assert csv_bytes(frame.iloc[1:]) == b"a\n2\n3\n"
+
+
+def test_an_atomic_write_replaces_the_file_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "focus.csv"
+    write_atomically(target, b"old\n")
+    write_atomically(target, b"new\n")
+    assert target.read_bytes() == b"new\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["focus.csv"]
+
+
+def test_a_failed_write_keeps_the_previous_file_and_removes_the_temporary_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "focus.csv"
+    target.write_bytes(b"previous\n")
+
+    def full_disk(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(csv_writer.os, "fsync", full_disk)
+    with pytest.raises(OutputError, match="No space left on device.*previous file"):
+        write_atomically(target, b"new content\n")
+    assert target.read_bytes() == b"previous\n"
+    assert os.listdir(tmp_path) == ["focus.csv"]
+
+
+def test_an_unwritable_directory_is_an_output_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(OutputError, match="Cannot write"):
+        write_atomically(blocker / "focus.csv", b"x")
