@@ -2,9 +2,11 @@
 
 Small typed index columns (kind, namespace, name, uid, period, period_start, period_end,
 last_updated, captured_at) let a month be chosen without decoding any object; the `object`
-column keeps each object verbatim as exact JSON. The Parquet key-value metadata holds a header:
-the format version, the source, the counts and the span of the selectable report periods, so a
-reader can skip a file on its footer alone.
+column keeps each object verbatim as exact JSON.
+
+The Parquet key-value metadata holds a header: the format version, the source, the counts, the
+span of the selectable report periods and the (namespace, name, row) of each CostProfile. A
+reader can thus skip a file, and choose CostProfile versions, from footers alone.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class CaptureHeader:
     cost_profiles: int
     earliest_start: datetime | None
     latest_end: datetime | None
+    cost_profile_rows: dict[tuple[str, str], int]
 
     def may_hold(self, start: datetime, end: datetime) -> bool:
         """Whether a selectable report state in this file can overlap `[start, end)`."""
@@ -151,6 +154,11 @@ def encode_capture(
         "cost_profiles": sum(kind == COST_PROFILE for kind in kinds),
         "earliest_start": min(s for s, _ in spans).isoformat() if spans else None,
         "latest_end": max(e for _, e in spans).isoformat() if spans else None,
+        "cost_profile_rows": [
+            [e.namespace, e.name, row]
+            for row, (k, e) in enumerate(zip(kinds, entries, strict=True))
+            if k == COST_PROFILE and e.namespace is not None and e.name is not None
+        ],
     }
     columns = [
         pa.array(kinds, pa.string()),
@@ -177,9 +185,9 @@ def encode_capture(
 
 
 def read_index(
-    storage: Storage, capture: CaptureFile, start: datetime, end: datetime
+    storage: Storage, capture: CaptureFile, columns: list[str], start: datetime, end: datetime
 ) -> tuple[CaptureHeader, pa.Table | None]:
-    """The header of a capture file, and its index columns when it may hold `[start, end)`."""
+    """The header of a capture file, and the given index columns if it may hold `[start, end)`."""
     where = storage.describe(capture.path)
     try:
         with storage.open(capture.path) as file:
@@ -187,7 +195,7 @@ def read_index(
             header = _header(parquet, where)
             if not header.may_hold(start, end):
                 return header, None
-            return header, parquet.read(columns=INDEX_COLUMNS, use_threads=False)
+            return header, parquet.read(columns=columns, use_threads=False)
     except CaptureStoreError:
         raise
     except Exception as error:
@@ -231,6 +239,10 @@ def _header(parquet: pq.ParquetFile, where: str) -> CaptureHeader:
         cost_profiles=int(fields["cost_profiles"]),
         earliest_start=_instant_or_none(fields["earliest_start"]),
         latest_end=_instant_or_none(fields["latest_end"]),
+        cost_profile_rows={
+            (str(namespace), str(name)): int(row)
+            for namespace, name, row in fields["cost_profile_rows"]
+        },
     )
 
 

@@ -8,7 +8,8 @@ Three steps keep this cheap at scale (thousands of files, millions of captured s
 2. The index columns of the other files are read in parallel, filtered to the month and reduced
    to the latest state per (uid, period) every few hundred thousand rows, so memory holds the
    winners so far plus one batch, never the whole month.
-3. Only the winning rows are decoded from JSON, each file opened once.
+3. CostProfile versions are chosen from the headers, which name each file's profiles.
+4. Only the chosen rows are decoded from JSON, each file opened once.
 """
 
 from __future__ import annotations
@@ -24,14 +25,9 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from infercost_focus.captures._format import SCHEMA, read_index, read_objects
+from infercost_focus.captures._format import SCHEMA, CaptureHeader, read_index, read_objects
 from infercost_focus.captures._layout import CaptureFile, list_captures, month_bounds
-from infercost_focus.captures._select import (
-    latest_states,
-    month_candidates,
-    profile_candidates,
-    profiles_as_of,
-)
+from infercost_focus.captures._select import SCAN_COLUMNS, latest_states, month_candidates
 from infercost_focus.captures._storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -45,7 +41,8 @@ _EMPTY_INDEX = SCHEMA.empty_table()
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
-_Objects = dict[tuple[int, int], tuple[str | None, str | None, datetime | None, Any]]
+_Position = tuple[int, int]  # (file number in the window, row)
+_Objects = dict[_Position, tuple[str | None, str | None, datetime | None, Any]]
 
 
 @dataclass(frozen=True)
@@ -62,9 +59,9 @@ class MonthStates:
 
 @dataclass
 class _Scan:
-    states: pa.Table
-    profiles: pa.Table
-    read: list[CaptureFile]
+    states: pa.Table  # the latest state per (uid, period), with its file and row
+    headers: list[CaptureHeader]  # one per file of the window
+    read: list[CaptureFile]  # the files whose index columns were read
 
 
 def read_month(storage: Storage, month: str, workers: int) -> MonthStates:
@@ -75,38 +72,27 @@ def read_month(storage: Storage, month: str, workers: int) -> MonthStates:
     with ThreadPoolExecutor(workers, thread_name_prefix="capture-read") as pool:
         run = _Runner(pool, ahead=4 * workers)
         scan = _scan(storage, run, window, start, end)
+        state_positions = list(zip(*_columns(scan.states, "file", "row"), strict=True))
+        profile_positions = _cost_profiles(scan, window)
+        objects = _decode(storage, run, window, [*state_positions, *profile_positions])
 
-        # CostProfiles as the cluster had them when the last chosen state was captured.
-        if scan.states.num_rows == 0:
-            profiles = scan.profiles.slice(0, 0)
-        else:
-            as_of = max(scan.states["captured_at"].to_pylist())
-            profiles = profiles_as_of(scan.profiles, as_of)
-
-        positions = [table.select(["file", "row"]) for table in (scan.states, profiles)]
-        objects = _decode(storage, run, window, pa.concat_tables(positions))
-
-    # Sort reports as (namespace, name, periodStart) and profiles as (namespace, name).
+    # Reports in (namespace, name, periodStart) order; profiles come in (namespace, name) order.
     reports = []
-    for uid, file, row in zip(*_columns(scan.states, "uid", "file", "row"), strict=True):
-        namespace, name, period_start, obj = objects[file, row]
+    for uid, position in zip(scan.states["uid"].to_pylist(), state_positions, strict=True):
+        namespace, name, period_start, obj = objects[position]
         reports.append(((namespace or "", name or "", period_start, uid), obj))
     reports.sort(key=lambda item: item[0])
-    cost_profiles = sorted(
-        (objects[file, row] for file, row in zip(*_columns(profiles, "file", "row"), strict=True)),
-        key=lambda item: (item[0] or "", item[1] or ""),
-    )
 
     logger.info(
         "Read month %s from %d of %d capture files in its window: %d UsageReport states, "
         "%d CostProfiles, in %.1f s.",
-        month, len(scan.read), len(window), len(reports), len(cost_profiles),
+        month, len(scan.read), len(window), len(reports), len(profile_positions),
         time.monotonic() - started,
     )  # fmt: skip
     return MonthStates(
         month=month,
         usage_reports=[obj for _, obj in reports],
-        cost_profiles=[item[3] for item in cost_profiles],
+        cost_profiles=[objects[position][3] for position in profile_positions],
         captures_read=len(scan.read),
         first_capture=scan.read[0].captured_at if scan.read else None,
         last_capture=scan.read[-1].captured_at if scan.read else None,
@@ -114,44 +100,54 @@ def read_month(storage: Storage, month: str, workers: int) -> MonthStates:
 
 
 def _scan(
-    storage: Storage,
-    run: _Runner,
-    window: list[CaptureFile],
-    start: datetime,
-    end: datetime,
+    storage: Storage, run: _Runner, window: list[CaptureFile], start: datetime, end: datetime
 ) -> _Scan:
-    def candidates(number: int) -> tuple[pa.Table, pa.Table] | None:
-        _, index = read_index(storage, window[number], start, end)
-        if index is None:
-            return None
-        return month_candidates(index, number, start, end), profile_candidates(index, number)
+    def candidates(number: int) -> tuple[CaptureHeader, pa.Table | None]:
+        header, index = read_index(storage, window[number], SCAN_COLUMNS, start, end)
+        return header, None if index is None else month_candidates(index, number, start, end)
 
-    states: list[pa.Table] = []
-    profiles: list[pa.Table] = []
+    headers: list[CaptureHeader] = []
     read: list[CaptureFile] = []
+    states = [month_candidates(_EMPTY_INDEX, 0, start, end)]
     pending_rows = 0
-    for number, found in enumerate(run(candidates, range(len(window)))):
+    for number, (header, found) in enumerate(run(candidates, range(len(window)))):
+        headers.append(header)
         if found is None:
             continue
         read.append(window[number])
-        states.append(found[0])
-        profiles.append(found[1])
-        pending_rows += found[0].num_rows
+        states.append(found)
+        pending_rows += found.num_rows
         if pending_rows >= _REDUCE_EVERY:
             states, pending_rows = [latest_states(pa.concat_tables(states))], 0
+    return _Scan(latest_states(pa.concat_tables(states)), headers, read)
 
-    if not read:
-        empty = month_candidates(_EMPTY_INDEX, 0, start, end)
-        return _Scan(empty, profile_candidates(_EMPTY_INDEX, 0), read)
-    return _Scan(latest_states(pa.concat_tables(states)), pa.concat_tables(profiles), read)
+
+def _cost_profiles(scan: _Scan, window: list[CaptureFile]) -> list[_Position]:
+    """Per (namespace, name), the version captured last up to the last chosen state's capture.
+
+    A profile first captured after that moment contributes its earliest version instead.
+    """
+    if scan.states.num_rows == 0:
+        return []
+    as_of = max(scan.states["captured_at"].to_pylist())
+    latest: dict[tuple[str, str], _Position] = {}
+    earliest_after: dict[tuple[str, str], _Position] = {}
+    for number, (capture, header) in enumerate(zip(window, scan.headers, strict=True)):
+        for key, row in header.cost_profile_rows.items():
+            if capture.captured_at <= as_of:
+                latest[key] = (number, row)
+            else:
+                earliest_after.setdefault(key, (number, row))
+    chosen = earliest_after | latest
+    return [chosen[key] for key in sorted(chosen)]
 
 
 def _decode(
-    storage: Storage, run: _Runner, window: list[CaptureFile], picked: pa.Table
+    storage: Storage, run: _Runner, window: list[CaptureFile], positions: list[_Position]
 ) -> _Objects:
-    """The objects at the picked (file, row) positions, reading each file once."""
+    """The objects at the given positions, reading each file once."""
     rows_by_file: dict[int, list[int]] = {}
-    for file, row in zip(*_columns(picked, "file", "row"), strict=True):
+    for file, row in positions:
         rows_by_file.setdefault(file, []).append(row)
 
     def decode(file: int) -> _Objects:

@@ -85,6 +85,10 @@ def write_atomically(path: str | os.PathLike[str], content: bytes) -> None:
             "choose another --out path or fix the directory's permissions."
         ) from error
     try:
+        # NB: mkstemp creates the file for its owner only; give it the usual mode instead.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         with os.fdopen(handle, "wb") as stream:
             stream.write(content)
             stream.flush()

@@ -19,7 +19,7 @@ class Export:
     """A rendered FOCUS frame with what was set aside on the way."""
 
     frame: pd.DataFrame
-    reports: int
+    reports: int  # report periods with rows in the frame
     rejects: list[RejectedObject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -29,9 +29,14 @@ def export_focus(
     *,
     namespace: str | None = None,
     period: str | None = None,
+    billing_month: str | None = None,
     options: RenderOptions | None = None,
 ) -> Export:
-    """Parse, filter, transform and render `objects` (UsageReports and CostProfiles)."""
+    """Parse, filter, transform and render `objects` (UsageReports and CostProfiles).
+
+    `billing_month` (`2026-04`) keeps the rows billed in that month: the part of a period that
+    crosses into a neighbouring month stays out.
+    """
     parsed = parse_objects(objects)
     reports = [
         report
@@ -41,9 +46,17 @@ def export_focus(
     ]
     profiles = {(profile.namespace, profile.name): profile for profile in parsed.cost_profiles}
     charges = build_charges(reports, profiles)
+    if billing_month is not None:
+        start = pd.Timestamp(f"{billing_month}-01T00:00:00Z")
+        in_month = charges.frame["billing_start"] == start
+        charges.frame = charges.frame[in_month].reset_index(drop=True)
     return Export(
         frame=render_infercost(charges, options),
-        reports=len(reports) - len(charges.rejects),
+        reports=len(
+            charges.frame[
+                ["report_namespace", "report_name", "report_uid", "period"]
+            ].drop_duplicates()
+        ),
         rejects=[*parsed.rejects, *charges.rejects],
         warnings=[*parsed.warnings, *charges.warnings],
     )

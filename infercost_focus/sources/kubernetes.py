@@ -108,11 +108,18 @@ class ClusterClient:
         page = 0
         while True:
             page += 1
-            items, continue_token = self._list_page(plural, namespace, continue_token)
+            items, next_token = self._list_page(plural, namespace, continue_token)
             objects.extend(items)
             self._logger.info("listed %d %s in %s (page %d)", len(items), plural, where, page)
-            if not continue_token:
+            if not next_token:
                 return objects
+            if next_token == continue_token:
+                raise ClusterError(
+                    f"Cannot {_attempt(plural, namespace)} on {self.host}: the API server answered"
+                    f" page {page} with the continue token it was given, so the listing would"
+                    " never end. Check for a proxy between here and the API server."
+                )
+            continue_token = next_token
 
     def _list_page(
         self, plural: str, namespace: str | None, continue_token: str | None

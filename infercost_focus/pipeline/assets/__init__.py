@@ -1,0 +1,1 @@
+"""Assets in data-flow order: captures, then each billing month's reports, FOCUS rows, finance."""

@@ -1,0 +1,223 @@
+"""Each billing month: the reports captured for it, and its FOCUS rows behind a blocking check."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from infercost_focus.captures import MonthStates
+from infercost_focus.core.export import export_focus
+from infercost_focus.core.jsonio import decimal_text
+from infercost_focus.core.layouts import INFERCOST, LAYOUTS, RenderOptions
+from infercost_focus.core.parsing import parse_objects
+from infercost_focus.core.validation import check_infercost_frame
+from infercost_focus.errors import InferCostError
+from infercost_focus.pipeline.partitions import BILLING_MONTHS
+from infercost_focus.pipeline.resources import CaptureStoreResource
+
+SCHEMA_CHECK = "focus_schema"
+REJECTS_CHECK = "no_rejected_objects"
+
+
+@dataclass(frozen=True)
+class MonthReports:
+    """The objects of one billing month, as captured: the input of its FOCUS rows."""
+
+    month: str
+    states: MonthStates
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        return [*self.states.usage_reports, *self.states.cost_profiles]
+
+    @property
+    def is_demo(self) -> bool:
+        return any(
+            (obj.get("metadata") or {}).get("labels", {}).get("infercost.ai/demo") == "true"
+            for obj in self.states.usage_reports
+            if isinstance(obj.get("metadata"), dict)
+            and isinstance(obj["metadata"].get("labels"), dict)
+        )
+
+
+@dg.asset(
+    partitions_def=BILLING_MONTHS,
+    group_name="billing_month",
+    kinds={"parquet"},
+)
+def usage_reports_monthly(
+    context: dg.AssetExecutionContext, capture_store: CaptureStoreResource
+) -> dg.Output[MonthReports]:
+    """The UsageReport periods whose charge lies in this billing month, at their last captured
+    state, and the CostProfiles they reference."""
+    month = context.partition_key
+    try:
+        states = capture_store.open().month_states(month)
+    except InferCostError as error:
+        raise dg.Failure(description=str(error)) from error
+    reports = MonthReports(month, states)
+    periods = {(obj.get("status") or {}).get("period") for obj in states.usage_reports}
+    namespaces = sorted({obj["metadata"]["namespace"] for obj in states.usage_reports})
+    metadata: dict[str, Any] = {
+        "report_periods": len(states.usage_reports),
+        "reports": len({obj["metadata"].get("uid") for obj in states.usage_reports}),
+        "periods": len(periods),
+        "cost_profiles": len(states.cost_profiles),
+        "captures_read": states.captures_read,
+        "namespaces": ", ".join(namespaces),
+        "demo_data": reports.is_demo,
+    }
+    if states.captures_read == 0:
+        notice = (
+            f"The capture store {capture_store.path} holds no captures for {month}: the month "
+            "has no UsageReports. Captures must be taken while a month is current (schedule "
+            "capture_usage_reports), or, for demo data, filled with the demo_capture_history job."
+        )
+        context.log.warning(notice)
+        metadata["notice"] = notice
+    else:
+        context.log.info(
+            f"{month}: {len(states.usage_reports)} report periods from "
+            f"{states.captures_read} captures"
+        )
+    return dg.Output(reports, metadata=metadata)
+
+
+class FocusConfig(dg.Config):
+    """How the FOCUS rows are written."""
+
+    layout: str = INFERCOST
+    region: str = ""
+    neutralise_formulas: bool = True
+
+
+@dg.asset(
+    partitions_def=BILLING_MONTHS,
+    group_name="billing_month",
+    io_manager_key="focus_io_manager",
+    kinds={"pandas", "csv"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            SCHEMA_CHECK,
+            asset="focus_monthly",
+            blocking=True,
+            description="Columns, cell formats, billing periods, Tags and reconciliation with "
+            "the report totals, checked before the file is written.",
+        ),
+        dg.AssetCheckSpec(
+            REJECTS_CHECK,
+            asset="focus_monthly",
+            description="Every captured object could be read (malformed ones are left out and "
+            "listed here).",
+        ),
+    ],
+)
+def focus_monthly(
+    context: dg.AssetExecutionContext, config: FocusConfig, usage_reports_monthly: MonthReports
+) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
+    """FOCUS cost and usage rows of one billing month, one file per month.
+
+    The schema check runs on this frame before the IO manager sees it: a month that fails the
+    check raises, and the month's previous file stays as it was.
+    """
+    month = context.partition_key
+    if config.layout not in LAYOUTS:
+        raise dg.Failure(
+            description=f"Unknown layout {config.layout!r}; choose one of {', '.join(LAYOUTS)}."
+        )
+    result = export_focus(
+        usage_reports_monthly.objects,
+        billing_month=month,
+        options=RenderOptions(
+            region=config.region,
+            neutralise_formulas=config.neutralise_formulas,
+            extra_tags={"infercost.io/source": "demo"} if usage_reports_monthly.is_demo else {},
+        ),
+    )
+    frame = result.frame
+    for warning in result.warnings:
+        context.log.warning(warning)
+
+    # The blocking schema check, on exactly the frame that would be written.
+    reports = parse_objects(usage_reports_monthly.states.usage_reports).usage_reports
+    check = check_infercost_frame(frame, reports=reports, billing_month=month)
+    yield dg.AssetCheckResult(
+        check_name=SCHEMA_CHECK,
+        passed=check.passed,
+        metadata={
+            "rows": len(frame),
+            "problems": len(check.problems),
+            "details": dg.MetadataValue.md(_code_block(check.describe())),
+        },
+    )
+    if not check.passed:
+        raise dg.Failure(
+            description=f"The FOCUS rows of {month} fail the schema check, so no file was "
+            f"written and the previous one is unchanged.\n{check.describe()}"
+        )
+
+    # Rejected objects: reported, never silently dropped.
+    rejects = [str(reject) for reject in result.rejects]
+    for reject in rejects:
+        context.log.warning(f"rejected {reject}")
+    yield dg.AssetCheckResult(
+        check_name=REJECTS_CHECK,
+        passed=not rejects,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rejected": len(rejects),
+            "objects": dg.MetadataValue.md(_code_block("\n".join(rejects) or "none")),
+        },
+    )
+    yield dg.Output(
+        frame,
+        metadata=_frame_metadata(
+            frame, result.reports, rejects, result.warnings, usage_reports_monthly.is_demo
+        ),
+    )
+
+
+def _frame_metadata(
+    frame: pd.DataFrame, reports: int, rejects: list[str], warnings: list[str], is_demo: bool
+) -> dict[str, Any]:
+    cost = frame["BilledCost"].map(Decimal)
+    tokens = frame["UsageQuantity"].map(int)
+    spend = pd.DataFrame(
+        {
+            "namespace": frame["SubAccountId"],
+            "model": frame["SkuId"],
+            "cost": cost,
+            "tokens": tokens,
+        }
+    )
+    return {
+        "rows": len(frame),
+        "report_periods": reports,
+        "total_cost_usd": str(sum(cost, Decimal(0))),
+        "total_tokens": str(sum(tokens)),
+        "spend_by_namespace": dg.MetadataValue.md(_spend_table(spend, "namespace")),
+        "spend_by_model": dg.MetadataValue.md(_spend_table(spend, "model")),
+        "rejected_objects": len(rejects),
+        "warnings": len(warnings),
+        "demo_data": is_demo,
+    }
+
+
+def _spend_table(spend: pd.DataFrame, by: str) -> str:
+    if spend.empty:
+        return "no rows"
+    totals = spend.groupby(by, sort=True).agg(
+        cost=("cost", lambda c: sum(c, Decimal(0))), tokens=("tokens", "sum")
+    )
+    lines = [f"| {by} | cost (USD) | tokens |", "|---|---:|---:|"]
+    for key, row in totals.iterrows():
+        label = str(key).replace("|", "\\|") or "(no model)"
+        lines.append(f"| {label} | {decimal_text(row['cost'])} | {row['tokens']} |")
+    return "\n".join(lines)
+
+
+def _code_block(text: str) -> str:
+    return f"```\n{text}\n```"

@@ -1,0 +1,51 @@
+"""Jobs and schedules: captures every 15 minutes, each closed month once it has closed."""
+
+import dagster as dg
+
+from infercost_focus.pipeline import settings
+from infercost_focus.pipeline.assets.captures import usage_report_capture
+from infercost_focus.pipeline.assets.finance import spend_trailing_quarter
+from infercost_focus.pipeline.assets.monthly import focus_monthly, usage_reports_monthly
+from infercost_focus.pipeline.partitions import BILLING_MONTHS, previous_month
+
+capture_job = dg.define_asset_job(
+    "capture_usage_reports",
+    selection=dg.AssetSelection.assets(usage_report_capture),
+    description="Capture every UsageReport and CostProfile the source shows now.",
+)
+
+monthly_focus_job = dg.define_asset_job(
+    "monthly_focus",
+    selection=dg.AssetSelection.assets(
+        usage_reports_monthly, focus_monthly, spend_trailing_quarter
+    ),
+    partitions_def=BILLING_MONTHS,
+    description="Build, check and write one billing month's FOCUS file, and what depends on it.",
+)
+
+capture_schedule = dg.ScheduleDefinition(
+    name="capture_every_15_minutes",
+    job=capture_job,
+    cron_schedule=settings.env_text(settings.CAPTURE_CRON, settings.DEFAULT_CAPTURE_CRON),
+    execution_timezone="UTC",
+    description="Captures UsageReports while their periods are current (default every 15 "
+    f"minutes; ${settings.CAPTURE_CRON} changes it).",
+)
+
+
+@dg.schedule(
+    name="monthly_focus_after_close",
+    job=monthly_focus_job,
+    cron_schedule=settings.env_text(settings.MONTHLY_CRON, settings.DEFAULT_MONTHLY_CRON),
+    execution_timezone="UTC",
+    description="Materializes the previous month once it has closed (default the 2nd, 06:00 "
+    f"UTC; ${settings.MONTHLY_CRON} changes it).",
+)
+def monthly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    scheduled = context.scheduled_execution_time
+    if scheduled is None:
+        return dg.SkipReason("no scheduled time to take the month from")
+    month = previous_month(scheduled)
+    if month not in BILLING_MONTHS.get_partition_keys(current_time=scheduled):
+        return dg.SkipReason(f"{month} is before the first billing month")
+    return dg.RunRequest(run_key=month, partition_key=month)
