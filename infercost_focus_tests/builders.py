@@ -102,7 +102,11 @@ def cost_profile(
     return {
         "apiVersion": API_VERSION,
         "kind": "CostProfile",
-        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-profile-{namespace}-{name}"},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": f"uid-profile-{namespace}-{name}",
+        },
         "spec": {
             "hardware": {
                 "gpuModel": gpu_model,

@@ -177,11 +177,14 @@ class InferCostEmulator(kmock.KubernetesEmulator):
         crd["status"] = {
             "acceptedNames": spec["names"],
             "storedVersions": [v["name"] for v in spec["versions"] if v.get("storage")],
-            "conditions": [{"type": "Established", "status": "True", "reason": "InitialNamesAccepted"}],
+            "conditions": [
+                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"}
+            ],
         }
 
     def _uninstall_crd(self, name: str | None) -> None:
-        for resource in list(self.resources):
+        for key in list(self.resources):
+            resource = kmock.resource(key)
             if f"{resource.plural}.{resource.group}" == name:
                 del self.resources[resource]
 
@@ -208,7 +211,9 @@ class InferCostEmulator(kmock.KubernetesEmulator):
             "apiVersion": f"{resource.group}/{resource.version}".lstrip("/"),
             "kind": f"{self.resources[resource].kind or ''}List",
             "metadata": metadata,
-            "items": [{k: v for k, v in i.items() if k not in ("apiVersion", "kind")} for i in page],
+            "items": [
+                {k: v for k, v in i.items() if k not in ("apiVersion", "kind")} for i in page
+            ],
         }
 
 
@@ -264,6 +269,8 @@ class EmulatorServer:
         self._thread.join(timeout=10)
         if self._thread.is_alive():
             raise RuntimeError("the Kubernetes API emulator did not stop within 10 seconds")
+        if self._failure is not None:
+            raise RuntimeError("the Kubernetes API emulator failed") from self._failure
 
     @property
     def port(self) -> int:
@@ -453,11 +460,16 @@ def seeded_cluster(directory: Path) -> Iterator[SeededCluster]:
             tls = make_tls_files(directory)
             emulator = stack.enter_context(EmulatorServer(tls, token=secrets.token_urlsafe(24)))
             kubeconfig = write_kubeconfig(
-                directory / "kubeconfig", server=emulator.url, ca_cert=tls.ca_cert, token=emulator.token
+                directory / "kubeconfig",
+                server=emulator.url,
+                ca_cert=tls.ca_cert,
+                token=emulator.token,
             )
             prefix = ""
 
-        cluster = SeededCluster(kubeconfig, {team: prefix + team for team in TEAMS}, emulator=emulator)
+        cluster = SeededCluster(
+            kubeconfig, {team: prefix + team for team in TEAMS}, emulator=emulator
+        )
         cluster.usage_reports, cluster.cost_profiles = seed_objects(cluster.namespaces)
         api = kubernetes.config.new_client_from_config(
             config_file=str(kubeconfig), persist_config=False
@@ -503,7 +515,9 @@ def _wait_until_established(extensions: Any, name: str, timeout: float = 60) -> 
 def create_namespace(api: Any, name: str, cleanup: contextlib.ExitStack) -> None:
     core = kubernetes.client.CoreV1Api(api)
     labels = {"app.kubernetes.io/created-by": "infercost-focus-tests"}
-    core.create_namespace(body={"metadata": {"name": name, "labels": labels}}, _preload_content=False)
+    core.create_namespace(
+        body={"metadata": {"name": name, "labels": labels}}, _preload_content=False
+    )
     cleanup.callback(_delete_quietly, core.delete_namespace, name)
 
 
@@ -518,7 +532,12 @@ def create_object(api: Any, obj: dict[str, Any]) -> None:
     )
     if "status" in obj:
         custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, plural, name, body={"status": obj["status"]},
+            GROUP,
+            VERSION,
+            namespace,
+            plural,
+            name,
+            body={"status": obj["status"]},
             _preload_content=False,
         )
 

@@ -56,7 +56,11 @@ def test_each_model_entry_becomes_a_row_with_its_own_namespace_and_cost() -> Non
     assert first["ChargePeriodEnd"] == "2026-04-20T10:00:00Z"
     assert first["BillingPeriodStart"] == "2026-04-01T00:00:00Z"
     assert first["BillingPeriodEnd"] == "2026-05-01T00:00:00Z"
-    assert (first["Currency"], first["ProviderName"], first["ChargeClass"]) == ("USD", "InferCost", "")
+    assert (first["Currency"], first["ProviderName"], first["ChargeClass"]) == (
+        "USD",
+        "InferCost",
+        "",
+    )
     assert "," not in first["ChargeDescription"]
 
 
@@ -94,8 +98,13 @@ def test_a_missing_cost_profile_leaves_profile_columns_empty_and_warns() -> None
     result = export_focus([usage_report(profile="gone")])
     row = result.frame.iloc[0]
     assert row["x-InferCostProfile"] == "gone"
-    for column in ("x-InferGpuModel", "x-InferGpuCount", "x-InferAmortizationYears",
-                   "x-InferElectricityRatePerKWh", "x-InferPUEFactor"):
+    for column in (
+        "x-InferGpuModel",
+        "x-InferGpuCount",
+        "x-InferAmortizationYears",
+        "x-InferElectricityRatePerKWh",
+        "x-InferPUEFactor",
+    ):
         assert row[column] == ""
     assert any("team-a/chat-monthly" in w and "team-a/gone" in w for w in result.warnings)
 
@@ -120,8 +129,9 @@ def test_odd_model_names_survive_the_csv_round_trip() -> None:
     report = usage_report(by_model=[model_entry(name, 10, 1, "1") for name in names])
     rows = _rows([report])
     resource_names = sorted(r["ResourceName"] for r in rows)
-    assert resource_names == sorted(["mixtral, 8x7b", 'say "hi"', "模型-ü", "'=HYPERLINK(1)",
-                                     "line\nbreak"])
+    assert resource_names == sorted(
+        ["mixtral, 8x7b", 'say "hi"', "模型-ü", "'=HYPERLINK(1)", "line\nbreak"]
+    )
     by_model = {json.loads(r["Tags"])["model"]: r for r in rows}
     assert set(by_model) == set(names)  # Tags keep the real value as JSON
     assert by_model["=HYPERLINK(1)"]["SkuId"] == "'=HYPERLINK(1)"
@@ -151,7 +161,9 @@ def test_a_week_crossing_a_month_boundary_is_split_pro_rata_by_time() -> None:
         schedule="weekly",
     )
     rows = _rows([report])
-    assert [(r["ChargePeriodStart"], r["ChargePeriodEnd"], r["BillingPeriodStart"]) for r in rows] == [
+    assert [
+        (r["ChargePeriodStart"], r["ChargePeriodEnd"], r["BillingPeriodStart"]) for r in rows
+    ] == [
         ("2026-04-27T00:00:00Z", "2026-05-01T00:00:00Z", "2026-04-01T00:00:00Z"),
         ("2026-05-01T00:00:00Z", "2026-05-04T00:00:00Z", "2026-05-01T00:00:00Z"),
     ]
@@ -193,8 +205,12 @@ def test_cloud_cost_is_shared_by_tokens_and_the_biggest_saving_is_chosen() -> No
 
 def test_a_report_without_cloud_comparison_leaves_the_cloud_columns_empty() -> None:
     (row,) = _rows([usage_report(cloud=[])])
-    for column in ("x-InferCloudEquivalentProvider", "x-InferCloudEquivalentCostUSD",
-                   "x-InferSavingsUSD", "x-InferSavingsPercent"):
+    for column in (
+        "x-InferCloudEquivalentProvider",
+        "x-InferCloudEquivalentCostUSD",
+        "x-InferSavingsUSD",
+        "x-InferSavingsPercent",
+    ):
         assert row[column] == ""
 
 
@@ -233,8 +249,11 @@ def test_region_fills_the_region_column() -> None:
 def test_rows_come_in_a_fixed_order_whatever_the_input_order() -> None:
     objects = [
         usage_report(name="b", namespace="team-b"),
-        usage_report(name="a", namespace="team-b", by_model=[
-            model_entry("z", 1, 1, "1"), model_entry("a", 1, 1, "1")]),
+        usage_report(
+            name="a",
+            namespace="team-b",
+            by_model=[model_entry("z", 1, 1, "1"), model_entry("a", 1, 1, "1")],
+        ),
         usage_report(name="c", namespace="team-a"),
         cost_profile(),
     ]
@@ -254,8 +273,13 @@ def test_every_cost_and_token_column_sums_to_the_report_figures() -> None:
         cloud=[cloud_entry("p", "m", "123.456789", "100")],
     )
     frame = export_focus([report]).frame
-    columns = ["BilledCost", "x-InferTokensInput", "x-InferTokensOutput",
-               "x-InferCloudEquivalentCostUSD", "x-InferSavingsUSD"]
+    columns = [
+        "BilledCost",
+        "x-InferTokensInput",
+        "x-InferTokensOutput",
+        "x-InferCloudEquivalentCostUSD",
+        "x-InferSavingsUSD",
+    ]
     as_decimal = frame[columns].map(Decimal)
     assert len(frame) == 14  # 7 models, each split at the end of March
     totals = report["status"]
@@ -263,11 +287,15 @@ def test_every_cost_and_token_column_sums_to_the_report_figures() -> None:
     assert as_decimal["x-InferTokensInput"].sum() == totals["inputTokens"]
     assert as_decimal["x-InferTokensOutput"].sum() == totals["outputTokens"]
     assert as_decimal["x-InferCloudEquivalentCostUSD"].sum() == Decimal("123.456789")
-    assert as_decimal["x-InferSavingsUSD"].sum() == Decimal("123.456789") - totals["estimatedCostUSD"]
+    assert (
+        as_decimal["x-InferSavingsUSD"].sum() == Decimal("123.456789") - totals["estimatedCostUSD"]
+    )
 
 
 def test_a_zero_length_period_at_a_month_start_stays_in_that_month() -> None:
-    report = usage_report(start="2026-05-01T00:00:00Z", end="2026-05-01T00:00:00Z", period="2026-05")
+    report = usage_report(
+        start="2026-05-01T00:00:00Z", end="2026-05-01T00:00:00Z", period="2026-05"
+    )
     (row,) = _rows([report])
     assert row["BillingPeriodStart"] == "2026-05-01T00:00:00Z"
     assert row["ChargePeriodEnd"] == "2026-05-01T00:00:00Z"

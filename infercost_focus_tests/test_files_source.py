@@ -17,8 +17,14 @@ from infercost_focus_tests.builders import cost_profile, usage_report
 
 
 def _kubectl_list(*items: dict) -> str:
-    return dumps_exact({"apiVersion": "v1", "kind": "List", "items": list(items),
-                        "metadata": {"resourceVersion": ""}})
+    return dumps_exact(
+        {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": list(items),
+            "metadata": {"resourceVersion": ""},
+        }
+    )
 
 
 def test_a_kubectl_json_list_yields_every_infercost_object(tmp_path: Path) -> None:

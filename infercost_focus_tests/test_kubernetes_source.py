@@ -6,6 +6,7 @@ The cluster is an emulator on 127.0.0.1, or the real cluster of INFERCOST_TEST_K
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import Counter
@@ -69,7 +70,7 @@ def _key(obj: dict[str, Any]) -> tuple[str, str]:
     return obj["metadata"]["namespace"], obj["metadata"]["name"]
 
 
-def _as_listed(obj: dict[str, Any]) -> Any:
+def _as_listed(obj: Any) -> Any:
     """A seeded object's field as the API writes it and the source reads it back."""
     return loads_exact(json.dumps(obj))
 
@@ -108,25 +109,22 @@ def test_listing_all_namespaces_follows_continue_tokens_and_returns_every_report
         ]
 
 
-def test_each_page_is_logged_once_to_the_logger_given(cluster: SeededCluster) -> None:
-    records: list[logging.LogRecord] = []
+def test_each_page_is_logged_once_to_the_logger_given(
+    cluster: SeededCluster, caplog: pytest.LogCaptureFixture
+) -> None:
     logger = logging.getLogger("infercost_focus_tests.pages")
-    logger.setLevel(logging.INFO)
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger.addHandler(handler)
+    caplog.set_level(logging.INFO, logger=logger.name)
     team_a = cluster.namespaces["team-a"]
-    try:
-        with connect(str(cluster.kubeconfig), page_size=5, logger=logger) as client:
-            reports = client.list_usage_reports(namespace=team_a)
-    finally:
-        logger.removeHandler(handler)
+
+    with connect(str(cluster.kubeconfig), page_size=5, logger=logger) as client:
+        reports = client.list_usage_reports(namespace=team_a)
 
     assert len(reports) == 12
-    assert [(r.levelno, r.getMessage()) for r in records] == [
-        (logging.INFO, f"listed 5 usagereports in namespace {team_a!r} (page 1)"),
-        (logging.INFO, f"listed 5 usagereports in namespace {team_a!r} (page 2)"),
-        (logging.INFO, f"listed 2 usagereports in namespace {team_a!r} (page 3)"),
+    records = [r for r in caplog.records if r.name.startswith("infercost_focus")]
+    assert [(r.name, r.levelno, r.getMessage()) for r in records] == [
+        (logger.name, logging.INFO, f"listed 5 usagereports in namespace {team_a!r} (page 1)"),
+        (logger.name, logging.INFO, f"listed 5 usagereports in namespace {team_a!r} (page 2)"),
+        (logger.name, logging.INFO, f"listed 2 usagereports in namespace {team_a!r} (page 3)"),
     ]
 
 
@@ -300,7 +298,7 @@ def test_no_kubeconfig_and_no_pod_asks_for_a_kubeconfig(
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
 
-    with pytest.raises(ClusterError, match="not running in a pod.*--kubeconfig"):
+    with pytest.raises(ClusterError, match=r"not running in a pod.*--kubeconfig"):
         connect()
 
 
@@ -414,7 +412,9 @@ def test_other_api_errors_give_the_status_and_a_truncated_server_message(
     bare_emulator: tuple[EmulatorServer, str],
 ) -> None:
     server, kubeconfig = bare_emulator
-    failure = kmock.KubernetesError(500, "InternalError", "etcdserver: " + "request timed out " * 100)
+    failure = kmock.KubernetesError(
+        500, "InternalError", "etcdserver: " + "request timed out " * 100
+    )
     server.call(lambda emulator: emulator[USAGE_REPORT_LIST] << failure)
 
     with connect(kubeconfig) as client, pytest.raises(ClusterError) as error:
@@ -432,5 +432,32 @@ def test_an_answer_that_is_not_json_is_a_cluster_error(
     server, kubeconfig = bare_emulator
     server.call(lambda emulator: emulator[USAGE_REPORT_LIST] << b"<html>Sign in</html>")
 
-    with connect(kubeconfig) as client, pytest.raises(ClusterError, match="not JSON.*Sign in"):
+    with connect(kubeconfig) as client, pytest.raises(ClusterError, match=r"not JSON.*Sign in"):
         client.list_usage_reports()
+
+
+@emulator_only
+def test_a_silent_api_server_fails_after_the_request_timeout(
+    bare_emulator: tuple[EmulatorServer, str],
+) -> None:
+    server, kubeconfig = bare_emulator
+    server.call(lambda emulator: emulator[USAGE_REPORT_LIST] << (lambda: asyncio.sleep(5)))
+
+    with connect(kubeconfig, request_timeout=0.1) as client, pytest.raises(ClusterError) as error:
+        client.list_usage_reports()
+
+    assert "no answer within 0.1 seconds" in str(error.value)
+
+
+@emulator_only
+def test_a_continue_token_that_never_changes_ends_the_listing_with_an_error(
+    bare_emulator: tuple[EmulatorServer, str],
+) -> None:
+    server, kubeconfig = bare_emulator
+    stuck_page = {"metadata": {"continue": "c3R1Y2s="}, "items": []}
+    server.call(lambda emulator: emulator[USAGE_REPORT_LIST] << stuck_page)
+
+    with connect(kubeconfig) as client, pytest.raises(ClusterError, match="never end"):
+        client.list_usage_reports()
+
+    assert len(server.requests(USAGE_REPORTS)) == 2

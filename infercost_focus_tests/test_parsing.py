@@ -37,9 +37,7 @@ def test_a_reconciled_report_keeps_every_field_it_needs() -> None:
 
 def test_token_counts_above_two_to_the_53_stay_exact() -> None:
     huge = 2**63 + 12345
-    report = parse_usage_report(
-        usage_report(by_model=[model_entry("m", huge, huge + 1, "1")])
-    )
+    report = parse_usage_report(usage_report(by_model=[model_entry("m", huge, huge + 1, "1")]))
     assert report is not None
     assert report.by_model[0].input_tokens == huge
     assert report.output_tokens == huge + 1
@@ -81,8 +79,12 @@ def test_unknown_fields_are_ignored() -> None:
         ("status.byModel", {"m": 1}, "status.byModel", "expected a list"),
         ("status.byModel.0.model", 7, "status.byModel[0].model", "expected a string"),
         ("status.byModel.0.inputTokens", -1, "status.byModel[0].inputTokens", "negative"),
-        ("status.cloudComparison.0.estimatedCloudCostUSD", "abc",
-         "status.cloudComparison[0].estimatedCloudCostUSD", "expected a number"),
+        (
+            "status.cloudComparison.0.estimatedCloudCostUSD",
+            "abc",
+            "status.cloudComparison[0].estimatedCloudCostUSD",
+            "expected a number",
+        ),
         ("metadata.name", 42, "metadata.name", "expected a string"),
         ("spec", "monthly", "spec", "expected an object"),
     ],
@@ -93,8 +95,11 @@ def test_a_malformed_report_is_rejected_naming_the_object_and_the_field(
     with pytest.raises(RejectedObject) as caught:
         parse_usage_report(_broken(path, value))
     message = str(caught.value)
-    assert message.startswith("UsageReport team-a/chat-monthly: " if path != "metadata.name"
-                              else "UsageReport team-a/<no name>: ")
+    assert message.startswith(
+        "UsageReport team-a/chat-monthly: "
+        if path != "metadata.name"
+        else "UsageReport team-a/<no name>: "
+    )
     assert caught.value.field == field
     assert problem in message
 
@@ -135,7 +140,9 @@ def test_a_cost_profile_keeps_its_economics() -> None:
 def test_a_cost_profile_with_a_negative_gpu_count_is_rejected() -> None:
     profile = cost_profile()
     profile["spec"]["hardware"]["gpuCount"] = -2
-    with pytest.raises(RejectedObject, match=r"CostProfile team-a/a100-pool: spec.hardware.gpuCount"):
+    with pytest.raises(
+        RejectedObject, match=r"CostProfile team-a/a100-pool: spec.hardware.gpuCount"
+    ):
         parse_cost_profile(profile)
 
 

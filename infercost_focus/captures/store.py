@@ -21,7 +21,7 @@ from infercost_focus.captures._format import (
     USAGE_REPORT,
     encode_capture,
     index_entry,
-    object_text,
+    object_texts,
 )
 from infercost_focus.captures._layout import as_utc, list_captures, new_capture_path
 from infercost_focus.captures._month import MonthStates, read_month
@@ -75,7 +75,7 @@ class CaptureStore:
         kinds = [USAGE_REPORT] * len(usage_reports) + [COST_PROFILE] * len(cost_profiles)
         objects = [*usage_reports, *cost_profiles]
         entries = [index_entry(obj) for obj in objects]
-        texts = [object_text(k, o, e) for k, o, e in zip(kinds, objects, entries, strict=True)]
+        texts = object_texts(kinds, objects, entries)
         data = encode_capture(at, source, kinds, entries, texts)
 
         path = new_capture_path(at)

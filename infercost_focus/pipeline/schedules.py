@@ -19,7 +19,6 @@ monthly_focus_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(
         usage_reports_monthly, focus_monthly, spend_trailing_quarter
     ),
-    partitions_def=BILLING_MONTHS,
     description="Build, check and write one billing month's FOCUS file, and what depends on it.",
 )
 
