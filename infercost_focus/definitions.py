@@ -11,13 +11,14 @@ from infercost_focus.pipeline.resources import CaptureStoreResource, InferCostSo
 from infercost_focus.pipeline.schedules import (
     capture_job,
     capture_schedule,
+    finance_job,
     monthly_focus_job,
     monthly_schedule,
 )
 
 defs = dg.Definitions(
     assets=[usage_report_capture, usage_reports_monthly, focus_monthly, spend_trailing_quarter],
-    jobs=[capture_job, monthly_focus_job, demo_capture_history],
+    jobs=[capture_job, monthly_focus_job, finance_job, demo_capture_history],
     schedules=[capture_schedule, monthly_schedule],
     resources={
         "source": InferCostSource(

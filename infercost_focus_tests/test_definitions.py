@@ -43,7 +43,7 @@ def test_monthly_assets_are_partitioned_by_billing_month_in_utc() -> None:
 
 
 def test_jobs_and_schedules_are_defined() -> None:
-    for job in ("capture_usage_reports", "monthly_focus", "demo_capture_history"):
+    for job in ("capture_usage_reports", "monthly_focus", "finance_spend", "demo_capture_history"):
         assert defs.resolve_job_def(job) is not None
     schedules = {s.name: s for s in defs.schedules or []}  # type: ignore[union-attr]
     assert schedules["capture_every_15_minutes"].cron_schedule == "*/15 * * * *"
