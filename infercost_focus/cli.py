@@ -6,12 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
 from infercost_focus import __version__
 from infercost_focus.core.csv_writer import csv_bytes, write_atomically
-from infercost_focus.core.export import Export, export_focus
+from infercost_focus.core.export import Export, export_focus, source_tags
 from infercost_focus.core.layouts import RenderOptions
 from infercost_focus.errors import InferCostError
 
@@ -22,11 +22,13 @@ sources (one of them; the live cluster by default):
   the cluster of the current kubeconfig context, or the pod's service account in a cluster
   --input PATH   kubectl dumps: `kubectl get usagereports,costprofiles -A -o json` (or yaml)
   --demo         the built-in simulated cluster (no cluster needed)
+  --captures P   the capture store kept by the Dagster location (closed months too)
 
 examples:
   infercost export focus --demo --out focus.csv
   infercost export focus --namespace team-a --period 2026-04 --region eu-west-1 --out apr.csv
   kubectl get usagereports,costprofiles -A -o json | infercost export focus --input -
+  infercost export focus --captures .infercost/captures --billing-month 2026-04
 """
 
 
@@ -46,7 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     focus.add_argument("-n", "--namespace", help="only reports of this namespace")
-    focus.add_argument("--period", help="only reports whose status.period is this (2026-04, ...)")
+    focus.add_argument(
+        "--period", help="only reports whose status.period is this (2026-04, 2026-04-20, 2026-W17)"
+    )
+    focus.add_argument(
+        "--billing-month",
+        type=_month,
+        metavar="YYYY-MM",
+        help="only rows billed in this month (the file Dagster writes for that month)",
+    )
     focus.add_argument("--region", default="", help="value of the Region column (default: empty)")
     focus.add_argument("-o", "--out", help="output file, written atomically (default: stdout)")
     source = focus.add_mutually_exclusive_group()
@@ -59,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument(
         "--demo", action="store_true", help="read the built-in simulated cluster instead"
+    )
+    source.add_argument(
+        "--captures",
+        metavar="PATH",
+        help="read the capture store (a directory or URL) instead: closed periods included; "
+        "needs --period or --billing-month",
     )
     focus.add_argument(
         "--at",
@@ -89,6 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit with status 3 when any object was rejected (the file is still written)",
     )
     focus.add_argument("-v", "--verbose", action="store_true", help="log each API call and file")
+
+    captures = commands.add_parser("captures", help="manage the capture store")
+    actions = captures.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fill = actions.add_parser(
+        "fill-demo",
+        help="capture a history of the demo cluster",
+        description="Fill a capture store with past months of the built-in demo cluster, so "
+        "that closed months can be exported and backfilled on a machine with no cluster.",
+    )
+    fill.add_argument("--captures", required=True, metavar="PATH", help="capture store")
+    fill.add_argument("--from", dest="first", type=_month, required=True, metavar="YYYY-MM")
+    fill.add_argument("--to", dest="last", type=_month, required=True, metavar="YYYY-MM")
+    fill.add_argument("--every-hours", type=int, default=6, help="capture interval (default: 6)")
+    fill.add_argument("-v", "--verbose", action="store_true", help="log each capture written")
     return parser
 
 
@@ -96,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     _configure_logging(verbose=arguments.verbose)
     try:
+        if arguments.command == "captures":
+            return _fill_demo(arguments, sys.stderr)
         return _export_focus(arguments, sys.stderr)
     except InferCostError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -124,10 +156,11 @@ def _export_focus(arguments: argparse.Namespace, stderr: TextIO) -> int:
         objects,
         namespace=arguments.namespace,
         period=arguments.period,
+        billing_month=arguments.billing_month,
         options=RenderOptions(
             region=arguments.region,
             neutralise_formulas=arguments.neutralise_formulas,
-            extra_tags={"infercost.io/source": "demo"} if arguments.demo else {},
+            extra_tags=source_tags(objects),
         ),
     )
     content = csv_bytes(result.frame)
@@ -147,6 +180,8 @@ def _read_source(arguments: argparse.Namespace) -> list[Any]:
         from infercost_focus.sources.files import read_inputs
 
         return read_inputs(arguments.input)
+    if arguments.captures:
+        return _read_captures(arguments)
     if arguments.demo:
         from infercost_focus.sources.demo import demo_cluster_at
 
@@ -163,6 +198,51 @@ def _read_source(arguments: argparse.Namespace) -> list[Any]:
     )
     cluster = client.fetch(arguments.namespace)
     return [*cluster.usage_reports, *cluster.cost_profiles]
+
+
+def _read_captures(arguments: argparse.Namespace) -> list[Any]:
+    """The last captured state of each report period of the month that was asked for."""
+    from infercost_focus.captures import CaptureStore
+
+    month = arguments.billing_month or _month_of_period(arguments.period)
+    states = CaptureStore(arguments.captures).month_states(month)
+    if states.captures_read == 0:
+        logger.warning("the capture store %s holds no captures for %s", arguments.captures, month)
+    return [*states.usage_reports, *states.cost_profiles]
+
+
+def _month_of_period(period: str | None) -> str:
+    """The month in which a period starts: `2026-04`, `2026-04-20` and `2026-W17` all work."""
+    if period is None:
+        raise InferCostError(
+            "--captures needs --period or --billing-month to know which month to read."
+        )
+    try:
+        if "-W" in period:
+            year, week = period.split("-W")
+            return date.fromisocalendar(int(year), int(week), 1).strftime("%Y-%m")
+        return datetime.strptime(period[:7], "%Y-%m").strftime("%Y-%m")
+    except ValueError as error:
+        raise InferCostError(
+            f"Cannot tell the month of period {period!r}; use 2026-04, 2026-04-20 or 2026-W17, "
+            "or give --billing-month."
+        ) from error
+
+
+def _fill_demo(arguments: argparse.Namespace, stderr: TextIO) -> int:
+    from infercost_focus.captures import CaptureStore
+    from infercost_focus.captures.demo_history import fill_demo_history
+
+    start = datetime.strptime(arguments.first, "%Y-%m").replace(tzinfo=UTC)
+    last = datetime.strptime(arguments.last, "%Y-%m").replace(tzinfo=UTC)
+    end = (last + timedelta(days=32)).replace(day=1)
+    if arguments.every_hours < 1 or end <= start:
+        raise InferCostError("--to must not be before --from, and --every-hours must be 1 or more.")
+    count = fill_demo_history(
+        CaptureStore(arguments.captures), start, end, timedelta(hours=arguments.every_hours)
+    )
+    print(f"captured the demo cluster {count} times into {arguments.captures}", file=stderr)
+    return 0
 
 
 def _summarise(result: Export, arguments: argparse.Namespace, stderr: TextIO) -> None:
@@ -186,6 +266,13 @@ def _summarise(result: Export, arguments: argparse.Namespace, stderr: TextIO) ->
         print(f"rejected {len(result.rejects)} objects (the others were exported):", file=stderr)
         for reject in result.rejects:
             print(f"  {reject}", file=stderr)
+
+
+def _month(value: str) -> str:
+    try:
+        return datetime.strptime(value, "%Y-%m").strftime("%Y-%m")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month; use YYYY-MM") from error
 
 
 def _utc_time(value: str) -> datetime:

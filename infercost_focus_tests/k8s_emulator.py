@@ -311,6 +311,7 @@ class EmulatorServer:
                 await self._stop.wait()
             finally:
                 await server.close()
+                await asyncio.sleep(0.1)  # NB: TLS transports need a few loop turns to close.
 
 
 def write_kubeconfig(

@@ -203,3 +203,25 @@ def test_a_range_of_months_loads_into_the_downstream_finance_asset(tmp_path: Pat
     january = pd.read_csv(focus_file(tmp_path, "2026-01"), dtype=str, keep_default_na=False)
     total = sum(Decimal(v) for v in table[table["BillingMonth"] == "2026-01"]["BilledCost"])
     assert total == sum(Decimal(v) for v in january["BilledCost"])
+
+
+def test_the_cli_reads_the_capture_store_into_the_same_bytes_as_the_monthly_file(
+    tmp_path: Path,
+) -> None:
+    from infercost_focus.cli import main
+
+    _demo_store(tmp_path, "2026-04-01", "2026-05-08")
+    materialize_month(tmp_path, "2026-04")
+    out = tmp_path / "cli.csv"
+    arguments = [
+        "export",
+        "focus",
+        "--captures",
+        str(tmp_path / "captures"),
+        "--billing-month",
+        "2026-04",
+        "--out",
+        str(out),
+    ]
+    assert main(arguments) == 0
+    assert out.read_bytes() == focus_file(tmp_path, "2026-04").read_bytes()

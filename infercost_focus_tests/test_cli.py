@@ -189,3 +189,46 @@ def test_input_and_demo_cannot_be_combined(capsys: pytest.CaptureFixture[str]) -
         main(["export", "focus", "--demo", "--input", "x.json"])
     assert caught.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_closed_period_is_exported_from_the_capture_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "captures")
+    assert (
+        main(
+            [
+                "captures",
+                "fill-demo",
+                "--captures",
+                store,
+                "--from",
+                "2026-03",
+                "--to",
+                "2026-04",
+                "--every-hours",
+                "12",
+            ]
+        )
+        == 0
+    )
+    out = tmp_path / "w14.csv"
+    assert (
+        main(["export", "focus", "--captures", store, "--period", "2026-W14", "-o", str(out)]) == 0
+    )
+    rows = list(csv.DictReader(out.open(newline="")))
+    assert rows and all('"period":"2026-W14"' in row["Tags"] for row in rows)
+    # The week of 30 March to 5 April is split at the end of March.
+    assert {row["BillingPeriodStart"][:7] for row in rows} == {"2026-03", "2026-04"}
+    assert "captured the demo cluster" in capsys.readouterr().err
+
+
+def test_the_capture_store_needs_a_month_to_read(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "focus", "--captures", "/nonexistent"]) == 1
+    assert "--captures needs --period or --billing-month" in capsys.readouterr().err
+
+
+def test_a_bad_billing_month_is_an_argument_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["export", "focus", "--demo", "--billing-month", "April"])
+    assert "'April' is not a month" in capsys.readouterr().err

@@ -11,7 +11,25 @@ import pandas as pd
 from infercost_focus.core.charges import build_charges
 from infercost_focus.core.layouts import RenderOptions, render_infercost
 from infercost_focus.core.parsing import parse_objects
+from infercost_focus.core.resources import DEMO_LABEL
 from infercost_focus.errors import RejectedObject
+
+SOURCE_TAG = "infercost.io/source"
+
+
+def is_demo(objects: Iterable[Any]) -> bool:
+    """Whether the objects come from the built-in demo cluster (its objects carry a label)."""
+    for obj in objects:
+        metadata = obj.get("metadata") if isinstance(obj, dict) else None
+        labels = metadata.get("labels") if isinstance(metadata, dict) else None
+        if isinstance(labels, dict) and labels.get(DEMO_LABEL) == "true":
+            return True
+    return False
+
+
+def source_tags(objects: Iterable[Any]) -> dict[str, str]:
+    """Tags every row gets: demo data says so, so that it is never taken for real spend."""
+    return {SOURCE_TAG: "demo"} if is_demo(objects) else {}
 
 
 @dataclass

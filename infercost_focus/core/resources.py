@@ -14,6 +14,8 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 USAGE_REPORT = "UsageReport"
 COST_PROFILE = "CostProfile"
+# The built-in demo cluster labels its objects with this, so demo data is never taken for real.
+DEMO_LABEL = "infercost.ai/demo"
 
 
 @dataclass(frozen=True)

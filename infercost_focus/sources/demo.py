@@ -28,9 +28,9 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Any, Literal
 
+from infercost_focus.core.resources import API_VERSION, DEMO_LABEL
+
 DEMO_SOURCE_NAME = "demo"
-DEMO_LABEL = "infercost.ai/demo"
-API_VERSION = "finops.infercost.ai/v1alpha1"
 
 # The demo knows nothing before this instant: the first reports are created at launch.
 LAUNCH = datetime(2025, 10, 1, tzinfo=UTC)

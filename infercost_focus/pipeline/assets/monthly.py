@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from infercost_focus.captures import MonthStates
-from infercost_focus.core.export import export_focus
+from infercost_focus.core.export import export_focus, is_demo, source_tags
 from infercost_focus.core.jsonio import decimal_text
 from infercost_focus.core.layouts import INFERCOST, LAYOUTS, RenderOptions
 from infercost_focus.core.parsing import parse_objects
@@ -35,12 +35,7 @@ class MonthReports:
 
     @property
     def is_demo(self) -> bool:
-        return any(
-            (obj.get("metadata") or {}).get("labels", {}).get("infercost.ai/demo") == "true"
-            for obj in self.states.usage_reports
-            if isinstance(obj.get("metadata"), dict)
-            and isinstance(obj["metadata"].get("labels"), dict)
-        )
+        return is_demo(self.states.usage_reports)
 
 
 @dg.asset(
@@ -134,7 +129,7 @@ def focus_monthly(
         options=RenderOptions(
             region=config.region,
             neutralise_formulas=config.neutralise_formulas,
-            extra_tags={"infercost.io/source": "demo"} if usage_reports_monthly.is_demo else {},
+            extra_tags=source_tags(usage_reports_monthly.states.usage_reports),
         ),
     )
     frame = result.frame
