@@ -128,23 +128,10 @@ def object_texts(
     kinds: Sequence[str], objects: Sequence[Any], entries: Sequence[IndexEntry]
 ) -> list[str]:
     """Each object as exact JSON, or an error naming the first one that holds no JSON value."""
-    # NB: every dumps_exact call compiles a fresh regular expression (about 1 ms), so the objects
-    # are written as one JSON array and cut apart where the JSON scanner finds each one's end.
-    # TODO: one dumps_exact per object (when jsonio no longer compiles per call).
-    try:
-        array = dumps_exact(list(objects))
-    except (TypeError, ValueError):
-        for kind, obj, entry in zip(kinds, objects, entries, strict=True):
-            _object_text(kind, obj, entry)
-        raise
-    scanner = json.JSONDecoder(parse_float=str, parse_int=str)
-    texts = []
-    position = 1  # just after "["
-    for _ in objects:
-        _, end = scanner.raw_decode(array, position)
-        texts.append(array[position:end])
-        position = end + 1  # past the ","
-    return texts
+    return [
+        _object_text(kind, obj, entry)
+        for kind, obj, entry in zip(kinds, objects, entries, strict=True)
+    ]
 
 
 def _object_text(kind: str, obj: Any, entry: IndexEntry) -> str:

@@ -27,7 +27,12 @@ import pyarrow as pa
 
 from infercost_focus.captures._format import SCHEMA, CaptureHeader, read_index, read_objects
 from infercost_focus.captures._layout import CaptureFile, list_captures, month_bounds
-from infercost_focus.captures._select import SCAN_COLUMNS, latest_states, month_candidates
+from infercost_focus.captures._select import (
+    SCAN_COLUMNS,
+    latest_states,
+    month_candidates,
+    overlapping,
+)
 from infercost_focus.captures._storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -37,7 +42,7 @@ LONGEST_PERIOD = timedelta(days=31)
 # Candidate rows gathered before they are reduced to the latest state per (uid, period).
 _REDUCE_EVERY = 250_000
 
-_EMPTY_INDEX = SCHEMA.empty_table()
+_EMPTY_INDEX = SCHEMA.empty_table().select(SCAN_COLUMNS)
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
@@ -47,7 +52,14 @@ _Objects = dict[_Position, tuple[str | None, str | None, datetime | None, Any]]
 
 @dataclass(frozen=True)
 class MonthStates:
-    """The last captured state of every (UsageReport uid, period) overlapping one month."""
+    """The last captured state of every (UsageReport uid, period) overlapping one month.
+
+    `usage_reports` come sorted by (namespace, name, periodStart). `cost_profiles` hold one
+    version per (namespace, name): the last one captured up to the capture of the latest chosen
+    state, or the earliest one after it for a profile that did not exist yet. `captures_read`
+    counts the capture files that could hold a state of the month and were read;
+    `first_capture` and `last_capture` are the oldest and newest of them.
+    """
 
     month: str
     usage_reports: list[dict[str, Any]]
@@ -102,13 +114,15 @@ def read_month(storage: Storage, month: str, workers: int) -> MonthStates:
 def _scan(
     storage: Storage, run: _Runner, window: list[CaptureFile], start: datetime, end: datetime
 ) -> _Scan:
+    in_month = overlapping(start, end)
+
     def candidates(number: int) -> tuple[CaptureHeader, pa.Table | None]:
         header, index = read_index(storage, window[number], SCAN_COLUMNS, start, end)
-        return header, None if index is None else month_candidates(index, number, start, end)
+        return header, None if index is None else month_candidates(index, number, in_month)
 
     headers: list[CaptureHeader] = []
     read: list[CaptureFile] = []
-    states = [month_candidates(_EMPTY_INDEX, 0, start, end)]
+    states = [month_candidates(_EMPTY_INDEX, 0, in_month)]
     pending_rows = 0
     for number, (header, found) in enumerate(run(candidates, range(len(window)))):
         headers.append(header)

@@ -43,7 +43,8 @@ class Charges:
     where the report has no cloud comparison), savings, savings_percent (units of
     `10**-PERCENT_PLACES`; None where undefined), cloud_provider, cloud_model, charge_start,
     charge_end, billing_start, billing_end (UTC timestamps), and the CostProfile's gpu_model,
-    gpu_count, amortization_years, rate_per_kwh, pue_factor (None where the profile is missing).
+    gpu_count, amortization_years, rate_per_kwh, pue_factor (None where the profile is missing),
+    the report's Kubernetes labels, and report_index (the report's position in the batch).
     """
 
     frame: pd.DataFrame
@@ -189,6 +190,7 @@ def _report_frame(
                 "amortization_years": profile.amortization_years if profile else None,
                 "rate_per_kwh": profile.rate_per_kwh if profile else None,
                 "pue_factor": profile.pue_factor if profile else None,
+                "labels": report.labels,
                 "scale": max(money.decimal_places(amount) for amount in amounts),
             }
         )
@@ -215,6 +217,7 @@ _REPORT_COLUMNS = [
     "amortization_years",
     "rate_per_kwh",
     "pue_factor",
+    "labels",
     "scale",
 ]
 

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from infercost_focus.core.charges import build_charges
-from infercost_focus.core.layouts import RenderOptions, render_infercost
+from infercost_focus.core.layouts import INFERCOST, RenderOptions, get_layout
 from infercost_focus.core.parsing import parse_objects
 from infercost_focus.core.resources import DEMO_LABEL
 from infercost_focus.errors import RejectedObject
@@ -37,6 +37,7 @@ class Export:
     """A rendered FOCUS frame with what was set aside on the way."""
 
     frame: pd.DataFrame
+    layout: str
     reports: int  # report periods with rows in the frame
     rejects: list[RejectedObject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -48,13 +49,15 @@ def export_focus(
     namespace: str | None = None,
     period: str | None = None,
     billing_month: str | None = None,
+    layout_name: str = INFERCOST,
     options: RenderOptions | None = None,
 ) -> Export:
-    """Parse, filter, transform and render `objects` (UsageReports and CostProfiles).
+    """Parse, filter, transform and render `objects` (UsageReports and CostProfiles) in a layout.
 
     `billing_month` (`2026-04`) keeps the rows billed in that month: the part of a period that
     crosses into a neighbouring month stays out.
     """
+    chosen = get_layout(layout_name)
     parsed = parse_objects(objects)
     reports = [
         report
@@ -69,7 +72,8 @@ def export_focus(
         in_month = charges.frame["billing_start"] == start
         charges.frame = charges.frame[in_month].reset_index(drop=True)
     return Export(
-        frame=render_infercost(charges, options),
+        layout=layout_name,
+        frame=chosen.render(charges, options or RenderOptions()),
         reports=len(
             charges.frame[
                 ["report_namespace", "report_name", "report_uid", "period"]

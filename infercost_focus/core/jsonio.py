@@ -13,6 +13,9 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+# A marker as json.dumps writes it: the quoted NUL, the token, then the number's text.
+_QUOTED_MARKER = re.compile(r'"\\u0000([0-9a-f]{32}):([-0-9.]+)"')
+
 
 def loads_exact(text: str | bytes) -> Any:
     """Parse JSON, reading non-integer numbers as `Decimal`."""
@@ -45,18 +48,22 @@ def dumps_exact(value: Any, *, sort_keys: bool = False) -> str:
     """Compact JSON (UTF-8 text, no ASCII escaping) with every `Decimal` written exactly.
 
     The json module can only write binary floats, so each `Decimal` first becomes a string
-    carrying a marker that no input can contain (a fresh random token), and the quoted marker is
-    then replaced by the number's text.
+    carrying a marker that no input can contain (a fresh random token), and each quoted marker
+    with this call's token is then replaced by the number's text.
     """
-    marker = f"\x00{uuid.uuid4().hex}:"
+    token = uuid.uuid4().hex
     text = json.dumps(
-        _with_decimal_markers(value, marker),
+        _with_decimal_markers(value, f"\x00{token}:"),
         ensure_ascii=False,
         separators=(",", ":"),
         sort_keys=sort_keys,
         allow_nan=False,
     )
-    if marker[1:] not in text:
+    if token not in text:
         return text
-    quoted_marker = re.escape(json.dumps(marker, ensure_ascii=False)[:-1])
-    return re.sub(quoted_marker + r'([-0-9.]+)"', r"\1", text)
+
+    def number(match: re.Match[str]) -> str:
+        # A string of the input may look like a marker, but it cannot hold this call's token.
+        return match[2] if match[1] == token else match[0]
+
+    return _QUOTED_MARKER.sub(number, text)

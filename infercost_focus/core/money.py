@@ -90,11 +90,16 @@ def round_half_even_div(numerators: Units, denominators: Units) -> Units:
 
 
 def format_units(
-    units: Units, scale: int, *, valid: npt.NDArray[np.bool_] | None = None
+    units: Units,
+    scale: int,
+    *,
+    valid: npt.NDArray[np.bool_] | None = None,
+    min_places: int = 0,
 ) -> pa.Array:
     """Units as plain decimal text: no exponent, no `+`, no trailing zeros (`12.5`, `-0.25`, `3`).
 
-    Rows where `valid` is False become null.
+    `min_places` keeps at least that many digits after the point (`3.0` with 1). Rows where
+    `valid` is False become null.
     """
     if len(units) == 0:
         return pa.array([], type=pa.string())
@@ -104,14 +109,15 @@ def format_units(
         padded = pc.utf8_lpad(magnitude, width=scale + 1, padding="0")
         whole = pc.utf8_slice_codeunits(padded, 0, -scale)
         fraction = pc.utf8_rtrim(pc.utf8_slice_codeunits(padded, -scale), characters="0")
-        with_point = pc.binary_join_element_wise(whole, fraction, ".")
-        text = pc.if_else(pc.equal(pc.utf8_length(fraction), 0), whole, with_point)
     else:
-        text = magnitude
-    is_zero = pc.equal(text, "0")
-    signed = pc.if_else(
-        pc.and_(negative, pc.invert(is_zero)), pc.binary_join_element_wise("-", text, ""), text
-    )
+        whole = magnitude
+        fraction = pa.array([""] * len(units), type=pa.string())
+    if min_places:
+        fraction = pc.utf8_rpad(fraction, width=min_places, padding="0")
+    with_point = pc.binary_join_element_wise(whole, fraction, ".")
+    text = pc.if_else(pc.equal(pc.utf8_length(fraction), 0), whole, with_point)
+    # A negative amount is never zero (units are whole numbers), so "-0" cannot arise.
+    signed = pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)
     if valid is not None:
         signed = pc.if_else(pa.array(valid), signed, pa.scalar(None, pa.string()))
     return signed

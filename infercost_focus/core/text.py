@@ -43,11 +43,14 @@ def json_strings(values: pd.Series) -> pa.Array:
     return strings(series.map(literals))
 
 
-def json_objects(members: Sequence[tuple[str, pa.Array]]) -> pa.Array:
+def json_objects(
+    members: Sequence[tuple[str, pa.Array]], fragments: pa.Array | None = None
+) -> pa.Array:
     """Rows of JSON objects from (key, value-literal column) pairs; a null value omits its key.
 
     Values must already be JSON literals (see `json_strings`); keys are written as given, so the
-    object text is built without a Python loop over rows.
+    object text is built without a Python loop over rows. `fragments` adds ready-made members
+    (`"k":"v","k2":1`) per row after the others; null or empty adds nothing.
     """
     if not members:
         raise ValueError("a JSON object column needs at least one member")
@@ -55,6 +58,8 @@ def json_objects(members: Sequence[tuple[str, pa.Array]]) -> pa.Array:
     for key, literals in members:
         key_literal = json.dumps(key, ensure_ascii=False) + ":"
         parts.append(pc.binary_join_element_wise(key_literal, literals, ""))
+    if fragments is not None:
+        parts.append(pc.if_else(pc.equal(fragments, ""), pa.scalar(None, pa.string()), fragments))
     body = pc.binary_join_element_wise(*parts, ",", null_handling="skip")
     return pc.binary_join_element_wise("{", body, "}", "")
 

@@ -1,49 +1,34 @@
-"""The schema check of a FOCUS frame in the InferCost layout, run before any file is written.
+"""The schema check of a FOCUS frame, run on the exact text that is about to be written.
 
 Each rule looks at whole columns and reports the column, the rule and the first offending rows.
-The frame is checked as text, exactly as it will be written.
+The rules come from the layout's column specs (kinds, required cells, allowed values, nulls) plus
+the relations every FOCUS file must keep: charges inside their billing period, equal cost columns,
+quantities that add up, Tags as flat JSON objects, and rows that reconcile with their reports.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 
-from infercost_focus.core.layouts import (
-    INFERCOST_COLUMNS,
-    INFERCOST_CONSTANTS,
-    INFERCOST_DECIMAL,
-    INFERCOST_INTEGER,
-    INFERCOST_TIME,
-)
+from infercost_focus.core.layouts import INFERCOST, Layout, get_layout
+from infercost_focus.core.layouts.focus12 import FOCUS_12_DEFINED, TOKENS_PER_PRICING_UNIT
 from infercost_focus.core.resources import UsageReport
 
 EXAMPLES = 5
 
 _DECIMAL = r"^-?(0|[1-9]\d*)(\.\d*[1-9])?$"
+_DECIMAL_WITH_POINT = r"^-?(0|[1-9]\d*)\.\d+$"
 _INTEGER = r"^(0|[1-9]\d*)$"
 _TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
-
-INFERCOST_MANDATORY: tuple[str, ...] = (
-    "BilledCost",
-    "EffectiveCost",
-    "ListCost",
-    "ContractedCost",
-    *INFERCOST_TIME,
-    "ResourceId",
-    "ResourceName",
-    "UsageQuantity",
-    "ChargeDescription",
-    "SubAccountId",
-    "SubAccountName",
-    "Tags",
-    "x-InferTokensInput",
-    "x-InferTokensOutput",
-)
+_CUSTOM_NAME = re.compile(r"^x_[A-Z][A-Za-z0-9]*$")
+_UNIT_PRICE_TOLERANCE = Decimal("1e-9")
 
 
 @dataclass(frozen=True)
@@ -77,60 +62,139 @@ class CheckResult:
         return "\n".join(lines)
 
 
+def check_frame(
+    frame: pd.DataFrame,
+    layout_name: str = INFERCOST,
+    *,
+    reports: Iterable[UsageReport] | None = None,
+    billing_month: str | None = None,
+) -> CheckResult:
+    """Check `frame` against a layout.
+
+    With `reports`, the rows of each report period must add up to its totals. With
+    `billing_month` (`2026-04`), every row must belong to that billing month, and a period that
+    crosses into another month must add up to no more than its totals.
+    """
+    layout = get_layout(layout_name)
+    result = CheckResult(rows=len(frame))
+    _check_columns(result, frame, layout)
+    if not result.passed:
+        return result
+
+    # Cells, column by column; nulls become "" once null-versus-empty has been checked.
+    cells = _cells(result, frame, layout)
+    _check_cell_formats(result, cells, layout)
+    if not result.passed:
+        return result
+
+    # Relations between columns.
+    _check_times(result, cells, layout.roles, billing_month)
+    _check_amounts(result, cells, layout)
+    keys = _check_json(result, cells, layout)
+    if reports is not None and keys is not None:
+        exact = billing_month is None
+        _check_reconciliation(result, cells, keys, list(reports), layout.roles, exact=exact)
+    return result
+
+
 def check_infercost_frame(
     frame: pd.DataFrame,
     *,
     reports: Iterable[UsageReport] | None = None,
     billing_month: str | None = None,
 ) -> CheckResult:
-    """Check `frame` against the InferCost layout.
+    return check_frame(frame, INFERCOST, reports=reports, billing_month=billing_month)
 
-    With `reports`, the rows of each report period must add up to its totals. With
-    `billing_month` (`2026-04`), every row must belong to that billing month, and a period that
-    crosses into another month must add up to no more than its totals.
-    """
-    result = CheckResult(rows=len(frame))
+
+def _check_columns(result: CheckResult, frame: pd.DataFrame, layout: Layout) -> None:
     columns = [str(name) for name in frame.columns]
-    if columns != list(INFERCOST_COLUMNS):
-        result.problems.append(_column_problem(columns))
-        return result
-    cells = frame.astype(str)
+    expected = list(layout.names)
+    if columns != expected:
+        missing = [name for name in expected if name not in columns]
+        unexpected = [name for name in columns if name not in expected]
+        if missing or unexpected:
+            rule = f"columns differ from the layout: missing {missing}, unexpected {unexpected}"
+        else:
+            first = next(
+                i for i, (a, b) in enumerate(zip(columns, expected, strict=True)) if a != b
+            )
+            rule = (
+                f"column {first + 1} is {columns[first]!r}, the layout has "
+                f"{expected[first]!r} there"
+            )
+        result.problems.append(Problem("(columns)", rule, len(missing) + len(unexpected) or 1))
+        return
 
-    # Cell formats.
-    for column in INFERCOST_MANDATORY:
-        _add(result, column, "must not be empty", cells[column] == "", cells[column])
-    for column, pattern, rule in (
-        *((c, _DECIMAL, "must be a plain decimal number") for c in INFERCOST_DECIMAL),
-        *((c, _INTEGER, "must be a whole number") for c in INFERCOST_INTEGER),
-        *((c, _TIME, "must be a UTC time YYYY-MM-DDTHH:MM:SSZ") for c in INFERCOST_TIME),
-    ):
-        values = cells[column]
-        bad = (values != "") & ~values.str.match(pattern)
-        _add(result, column, rule, bad, values)
-    for column, allowed in INFERCOST_CONSTANTS.items():
-        _add(result, column, f"must be {allowed!r}", cells[column] != allowed, cells[column])
-    if not result.passed:
-        return result
-
-    # Relations between columns.
-    _check_times(result, cells, billing_month)
-    _check_amounts(result, cells)
-    tags = _check_tags(result, cells["Tags"])
-    if reports is not None and tags is not None:
-        _check_reconciliation(result, cells, tags, list(reports), whole=billing_month is None)
-    return result
+    # Custom columns: the prefix, PascalCase alphanumeric names, after every FOCUS column.
+    if layout.custom_prefix != "x_":
+        return
+    custom = [name for name in columns if name not in FOCUS_12_DEFINED]
+    for name in custom:
+        if not _CUSTOM_NAME.match(name):
+            result.problems.append(
+                Problem(
+                    name, "a custom column must be named x_ then PascalCase letters and digits", 1
+                )
+            )
+    if custom and columns.index(custom[0]) != len(columns) - len(custom):
+        result.problems.append(
+            Problem(custom[0], "custom columns must follow all FOCUS columns", 1)
+        )
 
 
-def _column_problem(columns: list[str]) -> Problem:
-    expected = list(INFERCOST_COLUMNS)
-    missing = [name for name in expected if name not in columns]
-    unexpected = [name for name in columns if name not in expected]
-    if missing or unexpected:
-        rule = f"columns differ from the layout: missing {missing}, unexpected {unexpected}"
+def _cells(result: CheckResult, frame: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """The frame as plain strings ("" for no value), after checking how no value is written."""
+    nulls = frame.isna()
+    if layout.nulls == "empty":
+        for name in layout.names:
+            _add(
+                result,
+                name,
+                "must be an empty string, not null, when it has no value",
+                nulls[name],
+                frame[name].astype(object),
+            )
     else:
-        first = next(i for i, (a, b) in enumerate(zip(columns, expected, strict=True)) if a != b)
-        rule = f"column {first + 1} is {columns[first]!r}, the layout has {expected[first]!r} there"
-    return Problem("(columns)", rule, len(missing) + len(unexpected) or 1)
+        for name in layout.names:
+            empty = ~nulls[name] & (frame[name].astype(object) == "")
+            _add(
+                result,
+                name,
+                "must be null, not an empty string, when it has no value",
+                empty,
+                frame[name].astype(object),
+            )
+    return frame.astype(object).where(~nulls, "").astype(str)
+
+
+def _check_cell_formats(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> None:
+    decimal = _DECIMAL_WITH_POINT if layout.decimal_point else _DECIMAL
+    formats = {
+        "decimal": (
+            decimal,
+            "must be a plain decimal number"
+            + (" with a decimal point" if layout.decimal_point else ""),
+        ),
+        "integer": (_INTEGER, "must be a whole number"),
+        "time": (_TIME, "must be a UTC time YYYY-MM-DDTHH:MM:SSZ"),
+    }
+    for column in layout.columns:
+        values = cells[column.name]
+        present = values != ""
+        if column.required:
+            _add(result, column.name, "must not be empty", ~present, values)
+        if column.kind in formats:
+            pattern, rule = formats[column.kind]
+            _add(result, column.name, rule, present & ~values.str.match(pattern), values)
+        if column.allowed:
+            allowed = " or ".join(repr(value) for value in column.allowed)
+            _add(
+                result,
+                column.name,
+                f"must be {allowed}",
+                present & ~values.isin(column.allowed),
+                values,
+            )
 
 
 def _add(result: CheckResult, column: str, rule: str, bad: pd.Series, values: pd.Series) -> None:
@@ -142,125 +206,169 @@ def _add(result: CheckResult, column: str, rule: str, bad: pd.Series, values: pd
         result.problems.append(Problem(column, rule, count, examples))
 
 
-def _check_times(result: CheckResult, cells: pd.DataFrame, billing_month: str | None) -> None:
-    moments = {
-        column: pd.to_datetime(
-            cells[column], format="%Y-%m-%dT%H:%M:%SZ", utc=True, errors="coerce"
-        )
-        for column in INFERCOST_TIME
+def _check_times(
+    result: CheckResult, cells: pd.DataFrame, roles: dict[str, str], billing_month: str | None
+) -> None:
+    names = {
+        role: roles[role] for role in ("charge_start", "charge_end", "billing_start", "billing_end")
     }
-    for column, values in moments.items():
-        _add(result, column, "must be a real date and time", values.isna(), cells[column])
+    moments = {
+        role: pd.to_datetime(cells[name], format="%Y-%m-%dT%H:%M:%SZ", utc=True, errors="coerce")
+        for role, name in names.items()
+    }
+    for role, values in moments.items():
+        _add(result, names[role], "must be a real date and time", values.isna(), cells[names[role]])
     if not result.passed:
         return
-    start, end = moments["ChargePeriodStart"], moments["ChargePeriodEnd"]
-    billing_start, billing_end = moments["BillingPeriodStart"], moments["BillingPeriodEnd"]
+    start, end = moments["charge_start"], moments["charge_end"]
+    billing_start, billing_end = moments["billing_start"], moments["billing_end"]
     _add(
         result,
-        "ChargePeriodEnd",
-        "must not be before ChargePeriodStart",
+        names["charge_end"],
+        f"must not be before {names['charge_start']}",
         end < start,
-        cells["ChargePeriodEnd"],
+        cells[names["charge_end"]],
     )
     first_of_month = (billing_start.dt.day == 1) & (billing_start.dt.normalize() == billing_start)
     _add(
         result,
-        "BillingPeriodStart",
+        names["billing_start"],
         "must be the first instant of a month",
         ~first_of_month,
-        cells["BillingPeriodStart"],
+        cells[names["billing_start"]],
     )
-    next_month = billing_start + pd.DateOffset(months=1)
     _add(
         result,
-        "BillingPeriodEnd",
+        names["billing_end"],
         "must be the first instant of the next month",
-        billing_end != next_month,
-        cells["BillingPeriodEnd"],
+        billing_end != billing_start + pd.DateOffset(months=1),
+        cells[names["billing_end"]],
     )
     _add(
         result,
-        "ChargePeriodStart",
-        "must not be before BillingPeriodStart (a charge lies inside its billing period)",
+        names["charge_start"],
+        f"must not be before {names['billing_start']} (a charge lies inside its billing period)",
         start < billing_start,
-        cells["ChargePeriodStart"],
+        cells[names["charge_start"]],
     )
     _add(
         result,
-        "ChargePeriodEnd",
-        "must not be after BillingPeriodEnd (a charge lies inside its billing period)",
+        names["charge_end"],
+        f"must not be after {names['billing_end']} (a charge lies inside its billing period)",
         end > billing_end,
-        cells["ChargePeriodEnd"],
+        cells[names["charge_end"]],
     )
     if billing_month is not None:
         month_start = pd.Timestamp(f"{billing_month}-01T00:00:00Z")
         _add(
             result,
-            "BillingPeriodStart",
+            names["billing_start"],
             f"must be the billing month {billing_month}",
             billing_start != month_start,
-            cells["BillingPeriodStart"],
+            cells[names["billing_start"]],
         )
 
 
-def _check_amounts(result: CheckResult, cells: pd.DataFrame) -> None:
-    for column in ("EffectiveCost", "ListCost", "ContractedCost"):
-        _add(
-            result,
-            column,
-            "must equal BilledCost",
-            cells[column] != cells["BilledCost"],
-            cells[column],
-        )
-    tokens = _ints(cells["x-InferTokensInput"]) + _ints(cells["x-InferTokensOutput"])
-    usage = _ints(cells["UsageQuantity"])
+def _check_amounts(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> None:
+    roles = layout.roles
+    billed = cells[roles["billed_cost"]]
+    for role in ("effective_cost", "list_cost", "contracted_cost"):
+        name = roles[role]
+        _add(result, name, f"must equal {roles['billed_cost']}", cells[name] != billed, cells[name])
+    _add(result, roles["billed_cost"], "must not be negative", billed.str.startswith("-"), billed)
+    tokens = _ints(cells[roles["input_tokens"]]) + _ints(cells[roles["output_tokens"]])
+    quantity = cells[roles["quantity"]].map(lambda text: Decimal(text) if text else Decimal(0))
     _add(
         result,
-        "UsageQuantity",
-        "must equal x-InferTokensInput + x-InferTokensOutput",
-        pd.Series(usage != tokens, index=cells.index),
-        cells["UsageQuantity"],
+        roles["quantity"],
+        f"must equal {roles['input_tokens']} + {roles['output_tokens']}",
+        pd.Series(quantity != tokens.map(Decimal), index=cells.index),
+        cells[roles["quantity"]],
     )
-    negative = cells["BilledCost"].str.startswith("-")
-    _add(result, "BilledCost", "must not be negative", negative, cells["BilledCost"])
+    if layout.custom_prefix == "x_":
+        _check_pricing(result, cells, tokens)
 
 
-def _check_tags(result: CheckResult, tags: pd.Series) -> pd.DataFrame | None:
-    """Tags must be JSON objects of scalar values; returns the report keys of each row."""
-    parsed: dict[str, object] = {}
-    for value in tags.unique():
-        try:
-            parsed[value] = json.loads(value)
-        except ValueError:
-            parsed[value] = None
-    objects = tags.map(parsed)
-    valid = objects.map(
-        lambda o: (
-            isinstance(o, dict)
-            and all(isinstance(v, str | int | float | bool) or v is None for v in o.values())
+def _check_pricing(result: CheckResult, cells: pd.DataFrame, tokens: pd.Series) -> None:
+    """PricingQuantity is tokens in millions; unit price times PricingQuantity gives the cost."""
+    pricing = cells["PricingQuantity"].map(Decimal)
+    expected = tokens.map(lambda count: Decimal(count) / TOKENS_PER_PRICING_UNIT)
+    _add(
+        result,
+        "PricingQuantity",
+        "must be the tokens in millions",
+        pricing != expected,
+        cells["PricingQuantity"],
+    )
+    for column, cost_column in (
+        ("ListUnitPrice", "ListCost"),
+        ("ContractedUnitPrice", "ContractedCost"),
+    ):
+        price = cells[column]
+        present = price != ""
+        product = pd.Series(
+            [Decimal(p) * q if p else Decimal(0) for p, q in zip(price, pricing, strict=True)],
+            index=cells.index,
         )
-    )
-    _add(result, "Tags", "must be a JSON object of scalar values", ~valid, tags)
-    if not valid.all():
+        cost = cells[cost_column].map(Decimal)
+        off = (product - cost).abs() > cost.abs().map(lambda c: max(c, Decimal(1))) * (
+            _UNIT_PRICE_TOLERANCE
+        )
+        _add(result, column, f"times PricingQuantity must give {cost_column}", present & off, price)
+
+
+def _check_json(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> pd.DataFrame | None:
+    """JSON columns hold flat objects (unique keys, scalar values); returns each row's report."""
+    for column in layout.of_kind("json"):
+        values = cells[column]
+        parsed = {value: _flat_object(value) for value in values.unique() if value}
+        bad = values.map(lambda value, parsed=parsed: bool(value) and parsed[value] is None)
+        _add(
+            result, column, "must be a JSON object with unique keys and scalar values", bad, values
+        )
+    if not result.passed:
         return None
+    tags = cells[layout.roles["tags"]].map(json.loads)
     keys = pd.DataFrame(
-        {
-            key: objects.map(lambda o, key=key: o.get(key))
-            for key in ("reportNamespace", "report", "period")
-        }
+        {key: tags.map(lambda o, key=key: o.get(key)) for key in layout.report_tag_keys}
     )
+    keys.columns = pd.Index(["namespace", "name", "period"])
     missing = keys.isna().any(axis=1)
-    _add(result, "Tags", "must name reportNamespace, report and period", missing, tags)
+    _add(
+        result,
+        layout.roles["tags"],
+        f"must name the report: {', '.join(layout.report_tag_keys)}",
+        missing,
+        cells[layout.roles["tags"]],
+    )
     return None if missing.any() else keys
+
+
+def _flat_object(text: str) -> dict[str, Any] | None:
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate key")
+        return dict(pairs)
+
+    try:
+        value = json.loads(text, object_pairs_hook=unique)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    scalar = (str, int, float, bool, type(None))
+    return value if all(isinstance(item, scalar) for item in value.values()) else None
 
 
 def _check_reconciliation(
     result: CheckResult,
     cells: pd.DataFrame,
-    tags: pd.DataFrame,
+    keys: pd.DataFrame,
     reports: list[UsageReport],
+    roles: dict[str, str],
     *,
-    whole: bool,
+    exact: bool,
 ) -> None:
     """Per report period: rows add up to the report's tokens and cost.
 
@@ -268,15 +376,10 @@ def _check_reconciliation(
     boundary: such a part must not exceed the totals. Everything else must match exactly.
     """
     sums = (
-        pd.DataFrame(
-            {
-                "namespace": tags["reportNamespace"],
-                "name": tags["report"],
-                "period": tags["period"],
-                "cost": cells["BilledCost"].map(Decimal),
-                "tokens": _ints(cells["UsageQuantity"]),
-                "row": cells.index,
-            }
+        keys.assign(
+            cost=cells[roles["billed_cost"]].map(Decimal),
+            tokens=_ints(cells[roles["input_tokens"]]) + _ints(cells[roles["output_tokens"]]),
+            row=cells.index,
         )
         .groupby(["namespace", "name", "period"], sort=True)
         .agg(cost=("cost", "sum"), tokens=("tokens", "sum"), row=("row", "first"))
@@ -285,27 +388,27 @@ def _check_reconciliation(
     bad_rows: list[int] = []
     bad_values: list[str] = []
     for row in sums.reset_index().to_dict("records"):
-        namespace, name, period = row["namespace"], row["name"], row["period"]
-        report = totals.get((namespace, name, period))
+        ref = f"{row['namespace']}/{row['name']} {row['period']}"
+        report = totals.get((row["namespace"], row["name"], row["period"]))
         if report is None:
             bad_rows.append(int(row["row"]))
-            bad_values.append(f"{namespace}/{name} {period}: no such UsageReport period")
+            bad_values.append(f"{ref}: no such UsageReport period")
             continue
         report_tokens = report.input_tokens + report.output_tokens
-        inside = whole or _inside_one_month(report)
-        cost_ok = row["cost"] == report.cost if inside else row["cost"] <= report.cost
-        tokens_ok = row["tokens"] == report_tokens if inside else row["tokens"] <= report_tokens
+        whole = exact or _inside_one_month(report)
+        cost_ok = row["cost"] == report.cost if whole else row["cost"] <= report.cost
+        tokens_ok = row["tokens"] == report_tokens if whole else row["tokens"] <= report_tokens
         if not (cost_ok and tokens_ok):
             bad_rows.append(int(row["row"]))
             bad_values.append(
-                f"{namespace}/{name} {period}: rows {row['cost']} USD {row['tokens']} tokens, "
+                f"{ref}: rows {row['cost']} USD {row['tokens']} tokens, "
                 f"report {report.cost} USD {report_tokens} tokens"
             )
     if bad_rows:
         examples = tuple(zip(bad_rows[:EXAMPLES], bad_values[:EXAMPLES], strict=True))
         result.problems.append(
             Problem(
-                "BilledCost",
+                roles["billed_cost"],
                 "rows must add up to their UsageReport's totals",
                 len(bad_rows),
                 examples,
