@@ -10,9 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
 from infercost_focus import __version__
-from infercost_focus.core.csv_writer import csv_bytes, write_atomically
+from infercost_focus.core.csv_writer import write_atomically
 from infercost_focus.core.export import Export, export_focus, source_tags
-from infercost_focus.core.layouts import RenderOptions
+from infercost_focus.core.layouts import INFERCOST, LAYOUTS, RenderOptions
+from infercost_focus.core.writers import FORMATS, encode, metadata, metadata_name
 from infercost_focus.errors import InferCostError
 
 logger = logging.getLogger("infercost_focus")
@@ -29,6 +30,7 @@ examples:
   infercost export focus --namespace team-a --period 2026-04 --region eu-west-1 --out apr.csv
   kubectl get usagereports,costprofiles -A -o json | infercost export focus --input -
   infercost export focus --captures .infercost/captures --billing-month 2026-04
+  infercost export focus --demo --layout focus-1.2 --format parquet --out focus.parquet
 """
 
 
@@ -42,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
     focus = formats.add_parser(
         "focus",
-        help="FOCUS cost and usage rows (CSV)",
-        description="Write UsageReports as FOCUS cost and usage rows in the InferCost layout.",
+        help="FOCUS cost and usage rows",
+        description="Write UsageReports as FOCUS cost and usage rows: the InferCost layout or "
+        "conformant FOCUS 1.2, as CSV, gzip-compressed CSV or Parquet.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -57,7 +60,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM",
         help="only rows billed in this month (the file Dagster writes for that month)",
     )
-    focus.add_argument("--region", default="", help="value of the Region column (default: empty)")
+    focus.add_argument(
+        "--layout",
+        choices=list(LAYOUTS),
+        default=INFERCOST,
+        help="infercost: the InferCost v1 columns (default); focus-1.2: conformant FOCUS 1.2",
+    )
+    focus.add_argument(
+        "--format",
+        dest="file_format",
+        choices=list(FORMATS),
+        default="csv",
+        help="csv (default), csv.gz or parquet (typed; needs --out)",
+    )
+    focus.add_argument(
+        "--region", default="", help="the region column(s) (default: empty, or null in focus-1.2)"
+    )
+    focus.add_argument(
+        "--provider-name",
+        default=RenderOptions.platform_name,
+        help="focus-1.2: ProviderName, PublisherName and InvoiceIssuerName (default: %(default)s)",
+    )
+    focus.add_argument(
+        "--billing-account-id",
+        default=RenderOptions.billing_account_id,
+        help="focus-1.2: BillingAccountId, the cluster or organisation (default: %(default)s)",
+    )
+    focus.add_argument(
+        "--billing-account-name",
+        default=RenderOptions.billing_account_name,
+        help="focus-1.2: BillingAccountName (default: %(default)s)",
+    )
     focus.add_argument("-o", "--out", help="output file, written atomically (default: stdout)")
     source = focus.add_mutually_exclusive_group()
     source.add_argument(
@@ -151,23 +184,38 @@ def _configure_logging(*, verbose: bool) -> None:
 
 
 def _export_focus(arguments: argparse.Namespace, stderr: TextIO) -> int:
+    to_stdout = arguments.out in (None, "-")
+    if to_stdout and arguments.file_format == "parquet":
+        raise InferCostError("Cannot write Parquet to a terminal or pipe; give --out FILE.")
     objects = _read_source(arguments)
     result = export_focus(
         objects,
         namespace=arguments.namespace,
         period=arguments.period,
         billing_month=arguments.billing_month,
+        layout_name=arguments.layout,
         options=RenderOptions(
             region=arguments.region,
             neutralise_formulas=arguments.neutralise_formulas,
             extra_tags=source_tags(objects),
+            platform_name=arguments.provider_name,
+            billing_account_id=arguments.billing_account_id,
+            billing_account_name=arguments.billing_account_name,
         ),
     )
-    content = csv_bytes(result.frame)
-    if arguments.out in (None, "-"):
+    content = encode(result.frame, arguments.layout, arguments.file_format)
+    if to_stdout:
         sys.stdout.buffer.write(content)
         sys.stdout.buffer.flush()
     else:
+        # The metadata goes first: a data file is never visible without its description.
+        description = metadata(
+            arguments.layout,
+            arguments.file_format,
+            len(result.frame),
+            billing_month=arguments.billing_month,
+        )
+        write_atomically(metadata_name(arguments.out), description)
         write_atomically(arguments.out, content)
     _summarise(result, arguments, stderr)
     if arguments.fail_on_reject and result.rejects:

@@ -475,6 +475,7 @@ def seeded_cluster(directory: Path) -> Iterator[SeededCluster]:
         api = kubernetes.config.new_client_from_config(
             config_file=str(kubeconfig), persist_config=False
         )
+        stack.callback(api.rest_client.pool_manager.clear)  # before the emulator stops
         stack.callback(api.close)
         install_crds(api, stack)
         # NB: kmock 0.8 cannot parse /api/v1/namespaces (it reads "namespaces" as the start of a
@@ -492,7 +493,7 @@ def install_crds(api: Any, cleanup: contextlib.ExitStack) -> None:
     for crd in yaml.safe_load_all(CRDS_MANIFEST.read_text()):
         name = crd["metadata"]["name"]
         try:
-            extensions.create_custom_resource_definition(body=crd, _preload_content=False)
+            _send(extensions.create_custom_resource_definition, body=crd)
         except kubernetes.client.ApiException as e:
             if e.status != 409:
                 raise
@@ -504,8 +505,8 @@ def install_crds(api: Any, cleanup: contextlib.ExitStack) -> None:
 def _wait_until_established(extensions: Any, name: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        response = extensions.read_custom_resource_definition(name, _preload_content=False)
-        conditions = json.loads(response.data).get("status", {}).get("conditions", [])
+        crd = _send(extensions.read_custom_resource_definition, name)
+        conditions = crd.get("status", {}).get("conditions", [])
         if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
             return
         if time.monotonic() > deadline:
@@ -516,9 +517,7 @@ def _wait_until_established(extensions: Any, name: str, timeout: float = 60) -> 
 def create_namespace(api: Any, name: str, cleanup: contextlib.ExitStack) -> None:
     core = kubernetes.client.CoreV1Api(api)
     labels = {"app.kubernetes.io/created-by": "infercost-focus-tests"}
-    core.create_namespace(
-        body={"metadata": {"name": name, "labels": labels}}, _preload_content=False
-    )
+    _send(core.create_namespace, body={"metadata": {"name": name, "labels": labels}})
     cleanup.callback(_delete_quietly, core.delete_namespace, name)
 
 
@@ -528,27 +527,34 @@ def create_object(api: Any, obj: dict[str, Any]) -> None:
     namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
     plural = {"UsageReport": USAGE_REPORTS, "CostProfile": COST_PROFILES}[obj["kind"]]
     body = {key: value for key, value in obj.items() if key != "status"}
-    custom.create_namespaced_custom_object(
-        GROUP, VERSION, namespace, plural, body=body, _preload_content=False
-    )
+    _send(custom.create_namespaced_custom_object, GROUP, VERSION, namespace, plural, body=body)
     if "status" in obj:
-        custom.patch_namespaced_custom_object_status(
-            GROUP,
-            VERSION,
-            namespace,
-            plural,
-            name,
-            body={"status": obj["status"]},
-            _preload_content=False,
+        status = {"status": obj["status"]}
+        _send(
+            custom.patch_namespaced_custom_object_status,
+            *(GROUP, VERSION, namespace, plural, name),
+            body=status,
         )
 
 
 def _delete_quietly(delete: Callable[..., Any], name: str) -> None:
     try:
-        delete(name, _preload_content=False)
+        _send(delete, name)
     except kubernetes.client.ApiException as e:
         if e.status != 404:
             raise
+
+
+def _send(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """One API call, its JSON answer as plain data, and its connection back to the pool.
+
+    The raw body sidesteps the client's models, which expect more than the emulator returns.
+    """
+    response = call(*args, **kwargs, _preload_content=False)
+    try:
+        return json.loads(response.data)
+    finally:
+        response.release_conn()
 
 
 def free_port() -> int:

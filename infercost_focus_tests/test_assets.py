@@ -46,16 +46,14 @@ def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
-def _check(result: dg.ExecuteInProcessResult, name: str) -> dg.AssetCheckEvaluation:
-    (evaluation,) = (
-        [
-            e.asset_check_evaluation_data
-            for e in result.get_asset_check_evaluations_events()  # type: ignore[attr-defined]
-            if e.asset_check_evaluation_data.check_name == name
-        ]
-        if hasattr(result, "get_asset_check_evaluations_events")
-        else [e for e in result.get_asset_check_evaluations() if e.check_name == name]
-    )
+def _check(
+    result: dg.ExecuteInProcessResult, name: str, asset: str = "focus_monthly"
+) -> dg.AssetCheckEvaluation:
+    (evaluation,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == name and e.asset_key == dg.AssetKey(asset)
+    ]
     return evaluation
 
 
@@ -146,7 +144,10 @@ def test_a_failing_schema_check_blocks_the_write_and_keeps_the_previous_file(
     assert failure is not None
     assert "BilledCost: must be a plain decimal number" in str(failure.user_failure_data)
     assert focus_file(tmp_path, "2026-04").read_bytes() == previous
-    assert [p.name for p in focus_file(tmp_path, "2026-04").parent.iterdir()] == ["2026-04.csv"]
+    assert sorted(p.name for p in focus_file(tmp_path, "2026-04").parent.iterdir()) == [
+        "2026-04.csv",
+        "2026-04.csv.metadata.json",
+    ]
 
 
 def test_materializing_a_month_again_gives_the_same_bytes(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import uuid
@@ -107,7 +108,7 @@ def test_write_returns_what_it_stored_and_records_the_source(store: CaptureStore
     assert info.captured_at == at("2026-04-02T02:00:00Z")
     assert Path(info.path).is_file()
     header = pq.ParquetFile(info.path).schema_arrow.metadata[b"infercost.capture"]
-    assert b'"source": "kubernetes:prod"' in header
+    assert json.loads(header)["source"] == "kubernetes:prod"
 
 
 def test_previous_month_keeps_its_final_state_after_the_rollover(store: CaptureStore) -> None:
@@ -460,6 +461,18 @@ def test_object_names_never_influence_paths(tmp_path: Path) -> None:
     assert store.month_states("2026-04").usage_reports == [hostile]
 
 
+def test_file_url_is_a_local_store(tmp_path: Path) -> None:
+    store = CaptureStore(f"file://{tmp_path}/store")
+    report = usage_report(
+        "chat", period="2026-04", start="2026-04-01T00:00:00Z", end="2026-04-20T10:00:00Z"
+    )
+
+    info = store.write(at("2026-04-20T10:05:00Z"), [report], [], "test")
+
+    assert Path(info.path).parent == tmp_path / "store/captures/2026/04/20"
+    assert CaptureStore(tmp_path / "store").month_states("2026-04").usage_reports == [report]
+
+
 @pytest.fixture
 def memory_root() -> Iterator[UPath]:
     root = UPath(f"memory://capture-store-tests/{uuid.uuid4().hex}")
@@ -535,3 +548,185 @@ def test_many_reports_over_many_captures_keep_one_state_per_period(store: Captur
     }
     assert final_april == {Decimal(240)}
     assert len(april.cost_profiles) == len(may.cost_profiles) == 1
+
+
+def test_a_capture_written_months_after_its_period_is_found_for_that_month(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "store"
+    store = CaptureStore(root)
+    april = usage_report(
+        "chat", period="2026-04", start="2026-04-01T00:00:00Z", end="2026-04-30T23:45:00Z"
+    )
+    # ISO week 18 of 2026 runs from Monday 27 April to Sunday 3 May.
+    week = usage_report(
+        "batch", period="2026-W18", start="2026-04-27T00:00:00Z", end="2026-05-03T23:55:00Z"
+    )
+    info = store.write(at("2026-12-03T09:00:00Z"), [april, week], [], "files")
+
+    states = store.month_states("2026-04")
+
+    assert costs(states.usage_reports) == [
+        ("batch", "2026-W18", Decimal("1.5")),
+        ("chat", "2026-04", Decimal("1.5")),
+    ]
+    assert states.usage_reports == [week, april]
+    assert states.captures_read == 1
+    assert states.last_capture == at("2026-12-03T09:00:00Z")
+    assert store.month_states("2026-05").usage_reports == [week]
+    assert store.month_states("2026-06").usage_reports == []
+    name = Path(info.path).name
+    markers = sorted(path.relative_to(root).as_posix() for path in (root / "late").rglob("*"))
+    assert markers == [
+        "late/2026-04",
+        f"late/2026-04/{name}",
+        "late/2026-05",
+        f"late/2026-05/{name}",
+    ]
+    assert (root / "late/2026-04" / name).read_text() == f"captures/2026/12/03/{name}"
+
+
+def test_a_capture_written_months_before_its_period_is_found_for_that_month(
+    store: CaptureStore,
+) -> None:
+    report = usage_report(
+        "chat", period="2026-04", start="2026-04-01T00:00:00Z", end="2026-04-20T10:00:00Z"
+    )
+    store.write(at("2026-01-05T00:00:00Z"), [report], [], "clock off by months")
+
+    assert store.month_states("2026-04").usage_reports == [report]
+
+
+def test_the_newest_state_wins_between_a_late_and_an_on_time_capture(store: CaptureStore) -> None:
+    april = dict(period="2026-04", start="2026-04-01T00:00:00Z")
+    store.write(
+        at("2026-04-20T10:05:00Z"),
+        [
+            usage_report("live-newer", **april, end="2026-04-20T10:00:00Z", cost="12"),
+            usage_report("dump-newer", **april, end="2026-04-20T10:00:00Z", cost="12"),
+        ],
+        [],
+        "live",
+    )
+    store.write(
+        at("2026-12-03T09:00:00Z"),
+        [
+            usage_report("live-newer", **april, end="2026-04-20T08:00:00Z", cost="10"),
+            usage_report("dump-newer", **april, end="2026-04-30T23:45:00Z", cost="990"),
+        ],
+        [],
+        "files",
+    )
+
+    states = store.month_states("2026-04")
+
+    assert costs(states.usage_reports) == [
+        ("dump-newer", "2026-04", Decimal("990")),
+        ("live-newer", "2026-04", Decimal("12")),
+    ]
+    assert states.captures_read == 2
+
+
+def test_an_on_time_capture_writes_no_marker(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = CaptureStore(root)
+    april = dict(period="2026-04", start="2026-04-01T00:00:00Z")
+    store.write(
+        at("2026-04-20T10:05:00Z"),
+        [usage_report("chat", **april, end="2026-04-20T10:00:00Z")],
+        [],
+        "t",
+    )
+    # The final state of April, captured just after the rollover, and a week across two months.
+    store.write(
+        at("2026-05-01T00:15:00Z"),
+        [
+            usage_report("chat", **april, end="2026-04-30T23:45:00Z"),
+            usage_report(
+                "batch", period="2026-W18", start="2026-04-27T00:00:00Z", end="2026-05-01T00:10:00Z"
+            ),
+        ],
+        [],
+        "t",
+    )
+    # A state captured 31 days after its month still lies in the month's window.
+    store.write(
+        at("2026-05-31T23:59:00Z"),
+        [usage_report("late-job", **april, end="2026-04-30T23:45:00Z")],
+        [],
+        "t",
+    )
+
+    assert len(store.month_states("2026-04").usage_reports) == 3
+    assert not (root / "late").exists()
+
+
+def test_a_marker_whose_capture_is_gone_raises_an_error_naming_it(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = CaptureStore(root)
+    report = usage_report(
+        "chat", period="2026-04", start="2026-04-01T00:00:00Z", end="2026-04-30T23:45:00Z"
+    )
+    info = store.write(at("2026-12-03T09:00:00Z"), [report], [], "files")
+    Path(info.path).unlink()
+    marker = root / "late/2026-04" / Path(info.path).name
+
+    with pytest.raises(CaptureStoreError, match=re.escape(str(marker))):
+        store.month_states("2026-04")
+
+
+def test_a_marker_naming_another_file_raises_an_error_naming_it(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = CaptureStore(root)
+    report = usage_report(
+        "chat", period="2026-04", start="2026-04-01T00:00:00Z", end="2026-04-30T23:45:00Z"
+    )
+    info = store.write(at("2026-12-03T09:00:00Z"), [report], [], "files")
+    marker = root / "late/2026-04" / Path(info.path).name
+    marker.write_text("../../etc/passwd")
+
+    with pytest.raises(CaptureStoreError, match=re.escape(str(marker))):
+        store.month_states("2026-04")
+
+
+def test_a_marker_for_a_capture_in_the_window_does_not_count_it_twice(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = CaptureStore(root)
+    report = usage_report(
+        "chat", period="2026-04", start="2026-04-01T00:00:00Z", end="2026-04-20T10:00:00Z"
+    )
+    info = store.write(at("2026-04-20T10:05:00Z"), [report], [], "test")
+    name = Path(info.path).name
+    (root / "late/2026-04").mkdir(parents=True)
+    (root / "late/2026-04" / name).write_text(f"captures/2026/04/20/{name}")
+    (root / "late/2026-04" / f".tmp-{name}").write_text("half a marker")
+
+    states = store.month_states("2026-04")
+
+    assert states.usage_reports == [report]
+    assert states.captures_read == 1
+
+
+def test_memory_filesystem_works_with_a_late_capture(memory_root: UPath) -> None:
+    store = CaptureStore(memory_root)
+    april = usage_report(
+        "chat",
+        period="2026-04",
+        start="2026-04-01T00:00:00Z",
+        end="2026-04-30T23:45:00Z",
+        cost="0.3",
+    )
+    info = store.write(
+        at("2026-12-03T09:00:00Z"), [april], [cost_profile("team-a", "gpu-pool", "2")], "files"
+    )
+    name = info.path.rsplit("/", 1)[-1]
+    (memory_root / "late/2026-04/.tmp-20261203T100000.000000Z-0123456789ab.parquet").write_bytes(
+        b"x"
+    )
+
+    states = store.month_states("2026-04")
+
+    assert costs(states.usage_reports) == [("chat", "2026-04", Decimal("0.3"))]
+    assert len(states.cost_profiles) == 1
+    assert states.captures_read == 1
+    assert (memory_root / "late/2026-04" / name).read_text() == f"captures/2026/12/03/{name}"

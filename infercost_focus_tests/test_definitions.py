@@ -24,12 +24,14 @@ def test_the_location_holds_the_captures_monthly_and_finance_assets() -> None:
         "usage_report_capture",
         "usage_reports_monthly",
         "focus_monthly",
+        "focus_1_2_monthly",
         "spend_trailing_quarter",
     }
 
 
-def test_the_focus_asset_carries_a_blocking_schema_check_and_a_rejects_check() -> None:
-    specs = {spec.name: spec for spec in defs.get_assets_def("focus_monthly").check_specs}
+@pytest.mark.parametrize("asset", ["focus_monthly", "focus_1_2_monthly"])
+def test_each_focus_asset_carries_a_blocking_schema_check_and_a_rejects_check(asset: str) -> None:
+    specs = {spec.name: spec for spec in defs.get_assets_def(asset).check_specs}
     assert specs["focus_schema"].blocking is True
     assert "no_rejected_objects" in specs
 

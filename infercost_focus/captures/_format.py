@@ -145,6 +145,14 @@ def _object_text(kind: str, obj: Any, entry: IndexEntry) -> str:
         ) from error
 
 
+def report_spans(
+    kinds: Sequence[str], entries: Sequence[IndexEntry]
+) -> list[tuple[datetime, datetime]]:
+    """`IndexEntry.reach` of every UsageReport row that can be a selected state."""
+    reaches = [e.reach() for k, e in zip(kinds, entries, strict=True) if k == USAGE_REPORT]
+    return [reach for reach in reaches if reach is not None]
+
+
 def encode_capture(
     captured_at: datetime,
     source: str,
@@ -153,8 +161,7 @@ def encode_capture(
     texts: Sequence[str],
 ) -> bytes:
     """The bytes of one capture file; `kinds`, `entries` and `texts` describe the same rows."""
-    reaches = [e.reach() for k, e in zip(kinds, entries, strict=True) if k == USAGE_REPORT]
-    spans = [reach for reach in reaches if reach is not None]
+    spans = report_spans(kinds, entries)
     header = {
         "format": FORMAT_VERSION,
         "source": source,
@@ -197,7 +204,7 @@ def read_index(
     storage: Storage, capture: CaptureFile, columns: list[str], start: datetime, end: datetime
 ) -> tuple[CaptureHeader, pa.Table | None]:
     """The header of a capture file, and the given index columns if it may hold `[start, end)`."""
-    where = storage.describe(capture.path)
+    where = _where(storage, capture)
     try:
         with storage.open(capture.path) as file:
             parquet = pq.ParquetFile(file)
@@ -208,14 +215,14 @@ def read_index(
     except CaptureStoreError:
         raise
     except Exception as error:
-        raise _unreadable(where, error) from error
+        raise _unreadable(where, error, capture) from error
 
 
 def read_objects(
     storage: Storage, capture: CaptureFile, rows: Sequence[int]
 ) -> list[tuple[str | None, str | None, datetime | None, Any]]:
     """`(namespace, name, period_start, object)` of the given rows, objects decoded exactly."""
-    where = storage.describe(capture.path)
+    where = _where(storage, capture)
     try:
         with storage.open(capture.path) as file:
             columns = ["namespace", "name", "period_start", "object"]
@@ -223,7 +230,7 @@ def read_objects(
         picked = table.take(pa.array(rows, pa.int64())).to_pydict()
         objects = [loads_exact(text) for text in picked["object"]]
     except Exception as error:
-        raise _unreadable(where, error) from error
+        raise _unreadable(where, error, capture) from error
     fields = (picked["namespace"], picked["name"], picked["period_start"], objects)
     return list(zip(*fields, strict=True))
 
@@ -255,10 +262,23 @@ def _header(parquet: pq.ParquetFile, where: str) -> CaptureHeader:
     )
 
 
-def _unreadable(where: str, error: Exception) -> CaptureStoreError:
+def _where(storage: Storage, capture: CaptureFile) -> str:
+    """The capture file's full path for messages, with the marker that led to it if any."""
+    where = storage.describe(capture.path)
+    if capture.marker is not None:
+        where += f" (named by the late-capture marker {storage.describe(capture.marker)})"
+    return where
+
+
+def _unreadable(where: str, error: Exception, capture: CaptureFile) -> CaptureStoreError:
+    fix = (
+        "If it is damaged, move it out of the capture store"
+        if capture.marker is None
+        else "If it is damaged or gone, move it and its marker out of the capture store"
+    )
     return CaptureStoreError(
-        f"Cannot read the capture file {where} ({type(error).__name__}: {error}). If it is "
-        "damaged, move it out of the capture store; the other captures stay readable."
+        f"Cannot read the capture file {where} ({type(error).__name__}: {error}). {fix}; "
+        "the other captures stay readable."
     )
 
 

@@ -1,10 +1,12 @@
 """Building one billing month from the capture files that can hold its periods.
 
-Three steps keep this cheap at scale (thousands of files, millions of captured states):
+These steps keep this cheap at scale (thousands of files, millions of captured states):
 
-1. Only captures taken within 31 days of the month (the longest period) are listed, and each
-   file's footer header tells whether any report period in it reaches the month; files that
-   cannot contribute are closed without reading a column.
+1. Only captures taken within 31 days of the month (the longest period) are listed, plus those
+   that the month's late-capture markers name (captures taken long before or after the periods
+   they hold, such as an old dump imported today; one more listing). Each file's footer header
+   tells whether any report period in it reaches the month; files that cannot contribute are
+   closed without reading a column.
 2. The index columns of the other files are read in parallel, filtered to the month and reduced
    to the latest state per (uid, period) every few hundred thousand rows, so memory holds the
    winners so far plus one batch, never the whole month.
@@ -20,13 +22,20 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from infercost_focus.captures._format import SCHEMA, CaptureHeader, read_index, read_objects
-from infercost_focus.captures._layout import CaptureFile, list_captures, month_bounds
+from infercost_focus.captures._layout import (
+    CaptureFile,
+    list_captures,
+    list_markers,
+    marked_capture,
+    month_bounds,
+    month_window,
+)
 from infercost_focus.captures._select import (
     SCAN_COLUMNS,
     latest_states,
@@ -37,8 +46,6 @@ from infercost_focus.captures._storage import Storage
 
 logger = logging.getLogger(__name__)
 
-# A state is captured while its period is current, and no period lasts longer than a month.
-LONGEST_PERIOD = timedelta(days=31)
 # Candidate rows gathered before they are reduced to the latest state per (uid, period).
 _REDUCE_EVERY = 250_000
 
@@ -46,7 +53,7 @@ _EMPTY_INDEX = SCHEMA.empty_table().select(SCAN_COLUMNS)
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
-_Position = tuple[int, int]  # (file number in the window, row)
+_Position = tuple[int, int]  # (file number among those listed for the month, row)
 _Objects = dict[_Position, tuple[str | None, str | None, datetime | None, Any]]
 
 
@@ -72,21 +79,23 @@ class MonthStates:
 @dataclass
 class _Scan:
     states: pa.Table  # the latest state per (uid, period), with its file and row
-    headers: list[CaptureHeader]  # one per file of the window
+    headers: list[CaptureHeader]  # one per file listed for the month
     read: list[CaptureFile]  # the files whose index columns were read
 
 
 def read_month(storage: Storage, month: str, workers: int) -> MonthStates:
     started = time.monotonic()
     start, end = month_bounds(month)
-    window = list_captures(storage, start - LONGEST_PERIOD, end + LONGEST_PERIOD)
+    window = list_captures(storage, *month_window(month))
 
     with ThreadPoolExecutor(workers, thread_name_prefix="capture-read") as pool:
         run = _Runner(pool, ahead=4 * workers)
-        scan = _scan(storage, run, window, start, end)
+        marked = _marked_captures(storage, run, month, window)
+        captures = sorted([*window, *marked])
+        scan = _scan(storage, run, captures, start, end)
         state_positions = list(zip(*_columns(scan.states, "file", "row"), strict=True))
-        profile_positions = _cost_profiles(scan, window)
-        objects = _decode(storage, run, window, [*state_positions, *profile_positions])
+        profile_positions = _cost_profiles(scan, captures)
+        objects = _decode(storage, run, captures, [*state_positions, *profile_positions])
 
     # Reports in (namespace, name, periodStart) order; profiles come in (namespace, name) order.
     reports = []
@@ -96,9 +105,9 @@ def read_month(storage: Storage, month: str, workers: int) -> MonthStates:
     reports.sort(key=lambda item: item[0])
 
     logger.info(
-        "Read month %s from %d of %d capture files in its window: %d UsageReport states, "
-        "%d CostProfiles, in %.1f s.",
-        month, len(scan.read), len(window), len(reports), len(profile_positions),
+        "Read month %s from %d of %d capture files (%d named by late-capture markers): "
+        "%d UsageReport states, %d CostProfiles, in %.1f s.",
+        month, len(scan.read), len(captures), len(marked), len(reports), len(profile_positions),
         time.monotonic() - started,
     )  # fmt: skip
     return MonthStates(
@@ -111,24 +120,39 @@ def read_month(storage: Storage, month: str, workers: int) -> MonthStates:
     )
 
 
+def _marked_captures(
+    storage: Storage, run: _Runner, month: str, window: list[CaptureFile]
+) -> list[CaptureFile]:
+    """The captures the month's late-capture markers name, less those already in the window."""
+    seen = {capture.path for capture in window}
+    marked = []
+    for capture in run(
+        lambda marker: marked_capture(storage, marker), list_markers(storage, month)
+    ):
+        if capture.path not in seen:
+            seen.add(capture.path)
+            marked.append(capture)
+    return marked
+
+
 def _scan(
-    storage: Storage, run: _Runner, window: list[CaptureFile], start: datetime, end: datetime
+    storage: Storage, run: _Runner, captures: list[CaptureFile], start: datetime, end: datetime
 ) -> _Scan:
     in_month = overlapping(start, end)
 
     def candidates(number: int) -> tuple[CaptureHeader, pa.Table | None]:
-        header, index = read_index(storage, window[number], SCAN_COLUMNS, start, end)
+        header, index = read_index(storage, captures[number], SCAN_COLUMNS, start, end)
         return header, None if index is None else month_candidates(index, number, in_month)
 
     headers: list[CaptureHeader] = []
     read: list[CaptureFile] = []
     states = [month_candidates(_EMPTY_INDEX, 0, in_month)]
     pending_rows = 0
-    for number, (header, found) in enumerate(run(candidates, range(len(window)))):
+    for number, (header, found) in enumerate(run(candidates, range(len(captures)))):
         headers.append(header)
         if found is None:
             continue
-        read.append(window[number])
+        read.append(captures[number])
         states.append(found)
         pending_rows += found.num_rows
         if pending_rows >= _REDUCE_EVERY:
@@ -136,7 +160,7 @@ def _scan(
     return _Scan(latest_states(pa.concat_tables(states)), headers, read)
 
 
-def _cost_profiles(scan: _Scan, window: list[CaptureFile]) -> list[_Position]:
+def _cost_profiles(scan: _Scan, captures: list[CaptureFile]) -> list[_Position]:
     """Per (namespace, name), the version captured last up to the last chosen state's capture.
 
     A profile first captured after that moment contributes its earliest version instead.
@@ -146,7 +170,7 @@ def _cost_profiles(scan: _Scan, window: list[CaptureFile]) -> list[_Position]:
     as_of = max(scan.states["captured_at"].to_pylist())
     latest: dict[tuple[str, str], _Position] = {}
     earliest_after: dict[tuple[str, str], _Position] = {}
-    for number, (capture, header) in enumerate(zip(window, scan.headers, strict=True)):
+    for number, (capture, header) in enumerate(zip(captures, scan.headers, strict=True)):
         for key, row in header.cost_profile_rows.items():
             if capture.captured_at <= as_of:
                 latest[key] = (number, row)
@@ -157,7 +181,7 @@ def _cost_profiles(scan: _Scan, window: list[CaptureFile]) -> list[_Position]:
 
 
 def _decode(
-    storage: Storage, run: _Runner, window: list[CaptureFile], positions: list[_Position]
+    storage: Storage, run: _Runner, captures: list[CaptureFile], positions: list[_Position]
 ) -> _Objects:
     """The objects at the given positions, reading each file once."""
     rows_by_file: dict[int, list[int]] = {}
@@ -166,7 +190,7 @@ def _decode(
 
     def decode(file: int) -> _Objects:
         rows = rows_by_file[file]
-        found = read_objects(storage, window[file], rows)
+        found = read_objects(storage, captures[file], rows)
         return {(file, row): item for row, item in zip(rows, found, strict=True)}
 
     objects: _Objects = {}

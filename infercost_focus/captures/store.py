@@ -4,6 +4,11 @@ A UsageReport's status shows only its current period and is overwritten at rollo
 scheduled job writes what the cluster shows every few minutes, and a month is later built from
 the last captured state of each (report uid, period). Files are never rewritten; two captures
 taken at the same instant get different names.
+
+A month is read from the captures taken within 31 days of it, plus the captures that a small
+marker file, written next to the capture by `write`, names for that month: those of a capture
+taken long before or after report periods it holds (say an old `kubectl get -o json` dump
+imported today). See `_layout` for where everything lives.
 """
 
 from __future__ import annotations
@@ -22,8 +27,15 @@ from infercost_focus.captures._format import (
     encode_capture,
     index_entry,
     object_texts,
+    report_spans,
 )
-from infercost_focus.captures._layout import as_utc, list_captures, new_capture_path
+from infercost_focus.captures._layout import (
+    as_utc,
+    list_captures,
+    marker_months,
+    marker_path,
+    new_capture_path,
+)
 from infercost_focus.captures._month import MonthStates, read_month
 from infercost_focus.captures._storage import LocalStorage, open_storage
 from infercost_focus.errors import CaptureStoreError
@@ -70,13 +82,18 @@ class CaptureStore:
         cost_profiles: list[dict[str, Any]],
         source: str,
     ) -> CaptureInfo:
-        """Store one capture as a new file; objects of any shape are kept verbatim."""
+        """Store one capture as a new file; objects of any shape are kept verbatim.
+
+        When report periods in it overlap months whose reads would not list a capture taken at
+        `captured_at` (more than 31 days away), a marker per such month is written after the file.
+        """
         at = as_utc(captured_at, "the capture time")
         kinds = [USAGE_REPORT] * len(usage_reports) + [COST_PROFILE] * len(cost_profiles)
         objects = [*usage_reports, *cost_profiles]
         entries = [index_entry(obj) for obj in objects]
         texts = object_texts(kinds, objects, entries)
         data = encode_capture(at, source, kinds, entries, texts)
+        far_months, too_long = marker_months(at, report_spans(kinds, entries))
 
         path = new_capture_path(at)
         where = self._storage.describe(path)
@@ -91,7 +108,35 @@ class CaptureStore:
             "Wrote capture %s from %s: %d UsageReports, %d CostProfiles, %d bytes.",
             where, source, len(usage_reports), len(cost_profiles), len(data),
         )  # fmt: skip
+        if too_long:
+            logger.warning(
+                "Capture %s holds %d report periods longer than 31 days that reach beyond the "
+                "months read near its capture time; reads of those far months will miss them.",
+                where, too_long,
+            )  # fmt: skip
+        self._write_markers(path, far_months)
         return CaptureInfo(where, at, len(usage_reports), len(cost_profiles), source)
+
+    def _write_markers(self, path: str, months: list[str]) -> None:
+        """Markers leading the reads of `months` to the capture file at `path`."""
+        where = self._storage.describe(path)
+        for month in months:
+            marker = marker_path(month, path)
+            try:
+                self._storage.put(marker, path.encode())
+            except Exception as error:
+                raise CaptureStoreError(
+                    f"Wrote the capture file {where}, but cannot write its late-capture marker "
+                    f"{self._storage.describe(marker)} ({type(error).__name__}: {error}), so "
+                    f"month_states({month!r}) will not read it. Check that the store is writable "
+                    "and write the capture again; states captured twice are still counted once."
+                ) from error
+        if months:
+            logger.info(
+                "Capture %s holds report periods of %s, more than 31 days from its capture time; "
+                "wrote a late-capture marker for each of those months.",
+                where, ", ".join(months),
+            )  # fmt: skip
 
     def month_states(self, month: str) -> MonthStates:
         """The last captured state of every (uid, period) whose period overlaps `month`.

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
+import secrets
 from decimal import Decimal
 from typing import Any
 
-# A marker as json.dumps writes it: the quoted NUL, the token, then the number's text.
+# A Decimal's marker as the encoder writes it: a quoted NUL (escaped), a 32-digit hex token, a
+# colon and the number's text. A string of the input can look the same, but it cannot hold the
+# token of the call; since a match never spans two JSON strings, a look-alike never hides a
+# marker.
 _QUOTED_MARKER = re.compile(r'"\\u0000([0-9a-f]{32}):([-0-9.]+)"')
 
 
@@ -32,38 +35,36 @@ def decimal_text(value: Decimal) -> str:
     return text
 
 
-def _with_decimal_markers(value: Any, marker: str) -> Any:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot write the non-finite number {value!r} as JSON")
-        return marker + decimal_text(value)
-    if isinstance(value, dict):
-        return {key: _with_decimal_markers(item, marker) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_with_decimal_markers(item, marker) for item in value]
-    return value
-
-
 def dumps_exact(value: Any, *, sort_keys: bool = False) -> str:
     """Compact JSON (UTF-8 text, no ASCII escaping) with every `Decimal` written exactly.
 
-    The json module can only write binary floats, so each `Decimal` first becomes a string
-    carrying a marker that no input can contain (a fresh random token), and each quoted marker
-    with this call's token is then replaced by the number's text.
+    The json module can only write binary floats, so the encoder writes each `Decimal` as a string
+    carrying a marker with a fresh random token, and each quoted marker holding that token is then
+    replaced by the number's text. The pattern is compiled once; only the token changes per call.
     """
-    token = uuid.uuid4().hex
-    text = json.dumps(
-        _with_decimal_markers(value, f"\x00{token}:"),
+    token = secrets.token_hex(16)
+    marker = f"\x00{token}:"
+
+    def decimal_marker(item: Any) -> str:
+        if not isinstance(item, Decimal):
+            raise TypeError(f"Object of type {type(item).__name__} is not JSON serializable")
+        if not item.is_finite():
+            raise ValueError(f"cannot write the non-finite number {item!r} as JSON")
+        return marker + decimal_text(item)
+
+    encoder = json.JSONEncoder(
         ensure_ascii=False,
         separators=(",", ":"),
         sort_keys=sort_keys,
         allow_nan=False,
+        default=decimal_marker,
     )
+    text = encoder.encode(value)
     if token not in text:
         return text
 
     def number(match: re.Match[str]) -> str:
-        # A string of the input may look like a marker, but it cannot hold this call's token.
+        # An input string may look like a marker, but it cannot hold this call's token.
         return match[2] if match[1] == token else match[0]
 
     return _QUOTED_MARKER.sub(number, text)

@@ -78,7 +78,7 @@ def check_frame(
     layout = get_layout(layout_name)
     result = CheckResult(rows=len(frame))
     _check_columns(result, frame, layout)
-    if not result.passed:
+    if not result.passed or frame.empty:
         return result
 
     # Cells, column by column; nulls become "" once null-versus-empty has been checked.

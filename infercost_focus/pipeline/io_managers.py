@@ -1,23 +1,25 @@
-"""The FOCUS file IO manager: one CSV per asset and billing month, `<base>/<asset>/<YYYY-MM>.csv`.
+"""The FOCUS file IO manager: one file per asset, billing month and format.
 
-The base is a local directory or an fsspec URL (`s3://`, `gs://`, `az://`, `memory://`). A file
-is replaced whole and atomically: locally through a temporary file renamed over the target, on an
-object store through a single upload. The bytes depend only on the frame, so materializing a
-month again from the same captures gives the same file.
+Files are `<base>/<asset>/<YYYY-MM>.csv` (and `.csv.gz`, `.parquet` when those formats are
+configured), each with `<file>.metadata.json` beside it for FOCUS frames. The base is a local
+directory or an fsspec URL (`s3://`, `gs://`, `az://`, `memory://`). A file is replaced whole and
+atomically: locally through a temporary file renamed over the target, on an object store through
+a single upload. The bytes depend only on the frame, so materializing a month again from the same
+captures gives the same data files.
 """
 
 import hashlib
-import io
 import re
 from typing import Any
 
 import dagster as dg
 import pandas as pd
-import pyarrow as pa
 from pydantic import Field
 from upath import UPath
 
-from infercost_focus.core.csv_writer import csv_bytes, write_atomically
+from infercost_focus.core.csv_writer import write_atomically
+from infercost_focus.core.layouts import LAYOUTS
+from infercost_focus.core.writers import FORMATS, decode, encode, metadata, metadata_name
 from infercost_focus.errors import OutputError
 
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -25,15 +27,33 @@ _LOCAL_PROTOCOLS = ("", "file", "local")
 
 
 class FocusCsvIOManager(dg.ConfigurableIOManager):
-    """Writes and reads FOCUS frames as CSV files, one per partition."""
+    """Writes frames as FOCUS files (CSV by default), one per partition and format."""
 
     base_path: str = Field(
         default=".infercost/focus",
-        description="directory or fsspec URL under which <asset>/<YYYY-MM>.csv files are kept",
+        description="directory or fsspec URL under which <asset>/<YYYY-MM>.<format> files are kept",
+    )
+    formats: str = Field(
+        default="csv",
+        description="comma-separated formats to write: csv, csv.gz, parquet (the first is read "
+        "back by downstream assets)",
     )
 
-    def file_path(self, asset_key: dg.AssetKey, partition_key: str | None) -> UPath:
-        parts = [*asset_key.path, f"{partition_key}.csv" if partition_key else "all.csv"]
+    def format_list(self) -> list[str]:
+        chosen = [name.strip() for name in self.formats.split(",") if name.strip()]
+        unknown = [name for name in chosen if name not in FORMATS]
+        if unknown or not chosen:
+            raise OutputError(
+                f"Cannot write the formats {self.formats!r}; choose from {', '.join(FORMATS)} "
+                "(comma-separated, for example 'csv,parquet')."
+            )
+        return chosen
+
+    def file_path(
+        self, asset_key: dg.AssetKey, partition_key: str | None, file_format: str = "csv"
+    ) -> UPath:
+        stem = partition_key or "all"
+        parts = [*asset_key.path, f"{stem}{FORMATS[file_format]}"]
         for part in parts:
             # NB: asset keys and partition keys come from code, but a path must never leave base.
             if not _SAFE_PART.match(part):
@@ -42,31 +62,49 @@ class FocusCsvIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         partition = context.asset_partition_key if context.has_asset_partitions else None
-        path = self.file_path(context.asset_key, partition)
-        content = csv_bytes(obj)
-        _write(path, content)
-        context.log.info(f"wrote {path} ({len(obj)} rows, {len(content)} bytes)")
-        context.add_output_metadata(
-            {
-                "path": dg.MetadataValue.path(str(path)),
-                "bytes": len(content),
-                "sha256": hashlib.sha256(content).hexdigest(),
-            }
-        )
+        layout = _layout_of(obj)
+        written: dict[str, Any] = {}
+        for file_format in self.format_list():
+            path = self.file_path(context.asset_key, partition, file_format)
+            content = encode(obj, layout, file_format)
+            if layout is not None:
+                # The metadata goes first: a data file is never visible without its description.
+                description = metadata(layout, file_format, len(obj), billing_month=partition)
+                _write(path.with_name(metadata_name(path.name)), description)
+            _write(path, content)
+            context.log.info(f"wrote {path} ({len(obj)} rows, {len(content)} bytes)")
+            written[f"path_{file_format}"] = dg.MetadataValue.path(str(path))
+            written[f"sha256_{file_format}"] = hashlib.sha256(content).hexdigest()
+            written[f"bytes_{file_format}"] = len(content)
+        context.add_output_metadata(written)
 
     def load_input(self, context: dg.InputContext) -> Any:
-        """A frame for one month; a dict month → frame when the input spans several months.
+        """A frame for one month; a dict month -> frame when the input spans several months.
 
         Annotate a downstream input as `dict[str, pd.DataFrame]` to receive the dict form even
         when the range holds a single month.
         """
         asset_key = context.asset_key
+        file_format = self.format_list()[0]
         if not context.has_asset_partitions:
-            return _read(self.file_path(asset_key, None), asset_key, None)
+            return _read(self.file_path(asset_key, None, file_format), asset_key, None, file_format)
         keys = list(context.asset_partition_keys)
         if len(keys) == 1 and not _is_dict_type(context):
-            return _read(self.file_path(asset_key, keys[0]), asset_key, keys[0])
-        return {key: _read(self.file_path(asset_key, key), asset_key, key) for key in keys}
+            path = self.file_path(asset_key, keys[0], file_format)
+            return _read(path, asset_key, keys[0], file_format)
+        return {
+            key: _read(self.file_path(asset_key, key, file_format), asset_key, key, file_format)
+            for key in keys
+        }
+
+
+def _layout_of(frame: pd.DataFrame) -> str | None:
+    """The layout a frame is in: as the asset marked it, else recognised by its columns."""
+    marked = frame.attrs.get("layout")
+    if isinstance(marked, str) and marked in LAYOUTS:
+        return marked
+    columns = tuple(str(name) for name in frame.columns)
+    return next((name for name, layout in LAYOUTS.items() if layout.names == columns), None)
 
 
 def _is_dict_type(context: dg.InputContext) -> bool:
@@ -88,7 +126,7 @@ def _write(path: UPath, content: bytes) -> None:
         ) from error
 
 
-def _read(path: UPath, asset_key: dg.AssetKey, partition: str | None) -> pd.DataFrame:
+def _read(path: UPath, asset_key: dg.AssetKey, partition: str | None, file_format: str) -> Any:
     try:
         content = path.read_bytes()
     except FileNotFoundError as error:
@@ -97,7 +135,4 @@ def _read(path: UPath, asset_key: dg.AssetKey, partition: str | None) -> pd.Data
             description=f"Cannot load {what}: {path} does not exist; materialize that month "
             "first (or backfill the range)."
         ) from error
-    frame = pd.read_csv(
-        io.BytesIO(content), dtype=str, keep_default_na=False, na_filter=False, engine="c"
-    )
-    return frame.astype(pd.ArrowDtype(pa.string()))
+    return decode(content, file_format)

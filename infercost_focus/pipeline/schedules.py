@@ -5,7 +5,11 @@ import dagster as dg
 from infercost_focus.pipeline import settings
 from infercost_focus.pipeline.assets.captures import usage_report_capture
 from infercost_focus.pipeline.assets.finance import spend_trailing_quarter
-from infercost_focus.pipeline.assets.monthly import focus_monthly, usage_reports_monthly
+from infercost_focus.pipeline.assets.monthly import (
+    focus_1_2_monthly,
+    focus_monthly,
+    usage_reports_monthly,
+)
 from infercost_focus.pipeline.partitions import BILLING_MONTHS, previous_month
 
 capture_job = dg.define_asset_job(
@@ -16,8 +20,8 @@ capture_job = dg.define_asset_job(
 
 monthly_focus_job = dg.define_asset_job(
     "monthly_focus",
-    selection=dg.AssetSelection.assets(usage_reports_monthly, focus_monthly),
-    description="Build, check and write one billing month's FOCUS file.",
+    selection=dg.AssetSelection.assets(usage_reports_monthly, focus_monthly, focus_1_2_monthly),
+    description="Build, check and write one billing month's FOCUS files (both layouts).",
 )
 
 finance_job = dg.define_asset_job(

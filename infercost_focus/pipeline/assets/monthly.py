@@ -11,9 +11,9 @@ import pandas as pd
 from infercost_focus.captures import MonthStates
 from infercost_focus.core.export import export_focus, is_demo, source_tags
 from infercost_focus.core.jsonio import decimal_text
-from infercost_focus.core.layouts import INFERCOST, LAYOUTS, RenderOptions
+from infercost_focus.core.layouts import FOCUS_12, INFERCOST, RenderOptions, get_layout
 from infercost_focus.core.parsing import parse_objects
-from infercost_focus.core.validation import check_infercost_frame
+from infercost_focus.core.validation import check_frame
 from infercost_focus.errors import InferCostError
 from infercost_focus.pipeline.partitions import BILLING_MONTHS
 from infercost_focus.pipeline.resources import CaptureStoreResource
@@ -82,63 +82,82 @@ def usage_reports_monthly(
 
 
 class FocusConfig(dg.Config):
-    """How the FOCUS rows are written."""
+    """Choices that change cells of the month's FOCUS rows."""
 
-    layout: str = INFERCOST
     region: str = ""
     neutralise_formulas: bool = True
+    # The conformant layout's on-prem identities.
+    provider_name: str = RenderOptions.platform_name
+    billing_account_id: str = RenderOptions.billing_account_id
+    billing_account_name: str = RenderOptions.billing_account_name
 
 
-@dg.asset(
-    partitions_def=BILLING_MONTHS,
-    group_name="billing_month",
-    io_manager_key="focus_io_manager",
-    kinds={"pandas", "csv"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            SCHEMA_CHECK,
-            asset="focus_monthly",
-            blocking=True,
-            description="Columns, cell formats, billing periods, Tags and reconciliation with "
-            "the report totals, checked before the file is written.",
-        ),
-        dg.AssetCheckSpec(
-            REJECTS_CHECK,
-            asset="focus_monthly",
-            description="Every captured object could be read (malformed ones are left out and "
-            "listed here).",
-        ),
-    ],
-)
-def focus_monthly(
-    context: dg.AssetExecutionContext, config: FocusConfig, usage_reports_monthly: MonthReports
+def build_focus_asset(name: str, layout_name: str) -> dg.AssetsDefinition:
+    """The monthly FOCUS asset of one layout, with its blocking schema check and rejects check."""
+    layout = get_layout(layout_name)
+
+    @dg.asset(
+        name=name,
+        partitions_def=BILLING_MONTHS,
+        group_name="billing_month",
+        io_manager_key="focus_io_manager",
+        kinds={"pandas", "csv"},
+        description=f"FOCUS cost and usage rows of one billing month: {layout.description}. "
+        "The schema check runs on this frame before the IO manager writes it: a month that "
+        "fails the check raises, and the month's previous file stays as it was.",
+        metadata={"layout": layout.name},
+        check_specs=[
+            dg.AssetCheckSpec(
+                SCHEMA_CHECK,
+                asset=name,
+                blocking=True,
+                description="Columns, cell formats, billing periods, Tags and reconciliation "
+                "with the report totals, checked before the file is written.",
+            ),
+            dg.AssetCheckSpec(
+                REJECTS_CHECK,
+                asset=name,
+                description="Every captured object could be read (malformed ones are left out "
+                "and listed here).",
+            ),
+        ],
+    )
+    def focus_asset(
+        context: dg.AssetExecutionContext, config: FocusConfig, usage_reports_monthly: MonthReports
+    ) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
+        yield from _focus_month(context, config, usage_reports_monthly, layout.name)
+
+    return focus_asset
+
+
+def _focus_month(
+    context: dg.AssetExecutionContext,
+    config: FocusConfig,
+    usage_reports_monthly: MonthReports,
+    layout_name: str,
 ) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
-    """FOCUS cost and usage rows of one billing month, one file per month.
-
-    The schema check runs on this frame before the IO manager sees it: a month that fails the
-    check raises, and the month's previous file stays as it was.
-    """
     month = context.partition_key
-    if config.layout not in LAYOUTS:
-        raise dg.Failure(
-            description=f"Unknown layout {config.layout!r}; choose one of {', '.join(LAYOUTS)}."
-        )
     result = export_focus(
         usage_reports_monthly.objects,
         billing_month=month,
+        layout_name=layout_name,
         options=RenderOptions(
             region=config.region,
             neutralise_formulas=config.neutralise_formulas,
             extra_tags=source_tags(usage_reports_monthly.states.usage_reports),
+            platform_name=config.provider_name,
+            billing_account_id=config.billing_account_id,
+            billing_account_name=config.billing_account_name,
         ),
     )
     frame = result.frame
+    frame.attrs["layout"] = layout_name
     for warning in result.warnings:
         context.log.warning(warning)
 
     # The blocking schema check, on exactly the frame that would be written.
     reports = parse_objects(usage_reports_monthly.states.usage_reports).usage_reports
-    check = check_infercost_frame(frame, reports=reports, billing_month=month)
+    check = check_frame(frame, layout_name, reports=reports, billing_month=month)
     yield dg.AssetCheckResult(
         check_name=SCHEMA_CHECK,
         passed=check.passed,
@@ -167,23 +186,33 @@ def focus_monthly(
             "objects": dg.MetadataValue.md(_code_block("\n".join(rejects) or "none")),
         },
     )
+    quantity = get_layout(layout_name).roles["quantity"]
     yield dg.Output(
         frame,
         metadata=_frame_metadata(
-            frame, result.reports, rejects, result.warnings, usage_reports_monthly.is_demo
+            frame, quantity, result.reports, rejects, result.warnings, usage_reports_monthly.is_demo
         ),
     )
 
 
+focus_monthly = build_focus_asset("focus_monthly", INFERCOST)
+focus_1_2_monthly = build_focus_asset("focus_1_2_monthly", FOCUS_12)
+
+
 def _frame_metadata(
-    frame: pd.DataFrame, reports: int, rejects: list[str], warnings: list[str], is_demo: bool
+    frame: pd.DataFrame,
+    quantity: str,
+    reports: int,
+    rejects: list[str],
+    warnings: list[str],
+    is_demo: bool,
 ) -> dict[str, Any]:
     cost = frame["BilledCost"].map(Decimal)
-    tokens = frame["UsageQuantity"].map(int)
+    tokens = frame[quantity].map(lambda text: int(Decimal(text)))
     spend = pd.DataFrame(
         {
             "namespace": frame["SubAccountId"],
-            "model": frame["SkuId"],
+            "model": frame["SkuId"].fillna(""),
             "cost": cost,
             "tokens": tokens,
         }
