@@ -142,7 +142,8 @@ class CaptureStore:
         """The last captured state of every (uid, period) whose period overlaps `month`.
 
         `month` is written `YYYY-MM`. A store without captures for it gives an empty result with
-        `captures_read == 0`; a damaged capture file raises `CaptureStoreError` naming it.
+        `captures_read == 0`; a damaged capture file, or a late-capture marker that does not lead
+        to one, raises `CaptureStoreError` naming it.
         """
         return read_month(self._storage, month, self._workers)
 
