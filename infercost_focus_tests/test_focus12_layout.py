@@ -159,3 +159,22 @@ def test_a_custom_column_without_the_x_underscore_prefix_is_refused(frame: pd.Da
     _check_columns(result, renamed, layout)
     assert [p.column for p in result.problems] == ["x-InferGpuModel"]
     assert "x_ then PascalCase" in result.problems[0].rule
+
+
+def test_non_ascii_names_are_percent_encoded_in_focus_text_columns_but_kept_in_tags(
+    frame: pd.DataFrame,
+) -> None:
+    rows = frame[frame["ResourceId"].str.contains("%E6%A8%A1", regex=False)]
+    assert len(rows) == 2  # the week is split at the end of April
+    row = rows.iloc[0]
+    assert row["ResourceName"] == "%E6%A8%A1%E5%9E%8B-%C3%BC"
+    assert row["SkuId"] == "%E6%A8%A1%E5%9E%8B-%C3%BC"
+    assert json.loads(row["Tags"])["infercost.io/model"] == "模型-ü"
+    assert all(value.isascii() for value in frame["ChargeDescription"])
+
+
+def test_a_non_ascii_focus_text_cell_is_refused_by_the_check(frame: pd.DataFrame) -> None:
+    broken = frame.copy()
+    broken.loc[0, "ResourceName"] = "modèle"
+    problems = [str(p) for p in check_frame(broken, FOCUS_12).problems]
+    assert any(p.startswith("ResourceName: must hold ASCII characters only") for p in problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,25 @@ def json_objects(
         parts.append(pc.if_else(pc.equal(fragments, ""), pa.scalar(None, pa.string()), fragments))
     body = pc.binary_join_element_wise(*parts, ",", null_handling="skip")
     return pc.binary_join_element_wise("{", body, "}", "")
+
+
+NON_ASCII = r"[^\x00-\x7f]"
+
+
+def ascii_only(column: pa.Array) -> pa.Array:
+    """Non-ASCII characters percent-encoded as UTF-8 bytes (`ü` becomes `%C3%BC`).
+
+    Only cells that hold non-ASCII text change, and each distinct value is encoded once.
+    """
+    risky = pc.fill_null(pc.match_substring_regex(column, NON_ASCII), False)
+    if not pc.any(risky).as_py():
+        return column
+    values = pd.Series(column.to_pylist(), dtype=object)
+    encoded = {
+        value: quote(value, safe="".join(chr(c) for c in range(32, 127)))
+        for value in values[risky.to_numpy(zero_copy_only=False)].unique()
+    }
+    return pc.if_else(risky, strings(values.map(encoded)), column)
 
 
 def neutralise_formulas(column: pa.Array) -> pa.Array:

@@ -20,6 +20,7 @@ import pandas as pd
 from infercost_focus.core.layouts import INFERCOST, Layout, get_layout
 from infercost_focus.core.layouts.focus12 import FOCUS_12_DEFINED, TOKENS_PER_PRICING_UNIT
 from infercost_focus.core.resources import UsageReport
+from infercost_focus.core.text import NON_ASCII
 
 EXAMPLES = 5
 
@@ -186,6 +187,14 @@ def _check_cell_formats(result: CheckResult, cells: pd.DataFrame, layout: Layout
         if column.kind in formats:
             pattern, rule = formats[column.kind]
             _add(result, column.name, rule, present & ~values.str.match(pattern), values)
+        if column.name in layout.ascii_columns:
+            _add(
+                result,
+                column.name,
+                "must hold ASCII characters only",
+                values.str.contains(NON_ASCII, regex=True),
+                values,
+            )
         if column.allowed:
             allowed = " or ".join(repr(value) for value in column.allowed)
             _add(

@@ -153,13 +153,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("x_InferSavingsPercent", "decimal"),
 )
 
-# Each InferCost-layout column beside its conformant counterpart (None: no counterpart).
-INFERCOST_COUNTERPARTS: dict[str, str | None] = {
-    "Currency": "BillingCurrency",
-    "Region": "RegionId, RegionName",
-    "UsageQuantity": "ConsumedQuantity",
-    "UsageUnit": "ConsumedUnit",
-}
+# FOCUS's string-handling rules allow only ASCII in its text columns.
+ASCII_COLUMNS: tuple[str, ...] = tuple(
+    column.name for column in COLUMNS if column.kind == "text" and not column.name.startswith("x_")
+)
 
 
 def render(charges: Charges, options: RenderOptions) -> pd.DataFrame:
@@ -220,6 +217,10 @@ def render(charges: Charges, options: RenderOptions) -> pd.DataFrame:
     for column in COLUMNS:
         if column.allowed and column.required and column.name not in columns:
             columns[column.name] = cells.constant(column.allowed[0])
+
+    # FOCUS string columns hold ASCII only; the real names stay in Tags and the x_ columns.
+    for name in ASCII_COLUMNS:
+        columns[name] = text.ascii_only(columns[name])
     return finish(
         columns,
         LAYOUT.names,
@@ -323,4 +324,5 @@ LAYOUT = Layout(
     report_tag_keys=(f"{TAG_PREFIX}report-namespace", f"{TAG_PREFIX}report", f"{TAG_PREFIX}period"),
     decimal_point=True,
     custom_prefix="x_",
+    ascii_columns=ASCII_COLUMNS,
 )

@@ -72,6 +72,7 @@ class Layout:
     report_tag_keys: tuple[str, str, str]  # Tags keys of report namespace, name and period
     decimal_point: bool = False  # decimals always carry a point (`18500000.0`)
     custom_prefix: str = "x-"  # extension columns start with this
+    ascii_columns: tuple[str, ...] = ()  # columns that hold ASCII text only
 
     @property
     def names(self) -> tuple[str, ...]:
