@@ -226,3 +226,27 @@ def test_the_cli_reads_the_capture_store_into_the_same_bytes_as_the_monthly_file
     ]
     assert main(arguments) == 0
     assert out.read_bytes() == focus_file(tmp_path, "2026-04").read_bytes()
+
+
+def test_the_io_manager_writes_every_configured_format_for_both_layouts(tmp_path: Path) -> None:
+    from infercost_focus.core.layouts import FOCUS_12_COLUMNS
+    from infercost_focus.core.writers import decode
+
+    _demo_store(tmp_path, "2026-04-01", "2026-05-08")
+    result = materialize_month(tmp_path, "2026-04", formats="csv,csv.gz,parquet")
+    assert _check(result, "focus_schema", "focus_1_2_monthly").passed
+    conformant = focus_file(tmp_path, "2026-04", "focus_1_2_monthly", ".parquet")
+    frame = decode(conformant.read_bytes(), "parquet")
+    assert list(frame.columns) == list(FOCUS_12_COLUMNS)
+    legacy_csv = focus_file(tmp_path, "2026-04").read_bytes()
+    import gzip
+
+    assert gzip.decompress(focus_file(tmp_path, "2026-04", suffix=".csv.gz").read_bytes()) == (
+        legacy_csv
+    )
+    names = sorted(p.name for p in conformant.parent.iterdir())
+    assert names == sorted(
+        f"2026-04{suffix}{extra}"
+        for suffix in (".csv", ".csv.gz", ".parquet")
+        for extra in ("", ".metadata.json")
+    )

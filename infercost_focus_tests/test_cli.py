@@ -232,3 +232,78 @@ def test_a_bad_billing_month_is_an_argument_error(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         main(["export", "focus", "--demo", "--billing-month", "April"])
     assert "'April' is not a month" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("layout", "file_format", "suffix"),
+    [
+        ("infercost", "csv.gz", ".csv.gz"),
+        ("focus-1.2", "csv", ".csv"),
+        ("focus-1.2", "parquet", ".parquet"),
+    ],
+)
+def test_layout_and_format_are_chosen_and_described_by_a_metadata_file(
+    tmp_path: Path, layout: str, file_format: str, suffix: str
+) -> None:
+    import json
+
+    from infercost_focus.core.layouts import LAYOUTS
+    from infercost_focus.core.writers import decode
+
+    out = tmp_path / f"focus{suffix}"
+    arguments = [
+        "export",
+        "focus",
+        "--demo",
+        "--at",
+        DEMO_AT,
+        "--layout",
+        layout,
+        "--format",
+        file_format,
+        "--out",
+        str(out),
+        "--region",
+        "eu-west-1",
+    ]
+    assert main(arguments) == 0
+    frame = decode(out.read_bytes(), file_format)
+    assert list(frame.columns) == list(LAYOUTS[layout].names)
+    assert len(frame) > 10
+    description = json.loads((tmp_path / f"focus{suffix}.metadata.json").read_text())
+    assert (description["Layout"], description["Format"], description["Rows"]) == (
+        layout,
+        file_format,
+        len(frame),
+    )
+
+
+def test_the_conformant_layout_takes_the_platform_and_billing_account(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    arguments = [
+        "export",
+        "focus",
+        "--demo",
+        "--at",
+        DEMO_AT,
+        "--layout",
+        "focus-1.2",
+        "--provider-name",
+        "Acme AI",
+        "--billing-account-id",
+        "eu-1",
+        "--billing-account-name",
+        "Acme EU",
+    ]
+    assert main(arguments) == 0
+    rows = list(csv.DictReader(io.StringIO(capsysbinary.readouterr().out.decode())))
+    assert {(r["ProviderName"], r["PublisherName"], r["InvoiceIssuerName"]) for r in rows} == {
+        ("Acme AI", "Acme AI", "Acme AI")
+    }
+    assert {(r["BillingAccountId"], r["BillingAccountName"]) for r in rows} == {("eu-1", "Acme EU")}
+
+
+def test_parquet_needs_a_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "focus", "--demo", "--format", "parquet"]) == 1
+    assert "Cannot write Parquet to a terminal or pipe; give --out FILE." in capsys.readouterr().err
