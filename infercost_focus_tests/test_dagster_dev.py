@@ -59,11 +59,11 @@ class _Dagster:
 
 
 @pytest.fixture
-def dagster_dev(tmp_path: Path) -> Iterator[tuple[_Dagster, Path]]:
+def dagster_dev(tmp_path: Path) -> Iterator[tuple[_Dagster, Path, dict[str, str]]]:
     # Two past months of demo captures, as a fresh machine gets them from the demo history job.
     fill_demo_history(
         CaptureStore(tmp_path / "captures"),
-        datetime(2026, 2, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
         datetime(2026, 5, 8, tzinfo=UTC),
     )
     home = tmp_path / "dagster_home"
@@ -87,7 +87,7 @@ def dagster_dev(tmp_path: Path) -> Iterator[tuple[_Dagster, Path]]:
     client = _Dagster(f"http://127.0.0.1:{port}")
     try:
         _wait(lambda: _answers(client), "dagster dev to answer", process, tmp_path)
-        yield client, tmp_path
+        yield client, tmp_path, env
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -144,10 +144,10 @@ BACKFILL_STATUS = (
 )
 
 
-def test_a_month_and_a_backfill_of_two_months_run_through_dagster_dev(
-    dagster_dev: tuple[_Dagster, Path],
+def test_a_month_and_backfills_from_the_ui_and_the_command_line_run_through_dagster_dev(
+    dagster_dev: tuple[_Dagster, Path, dict[str, str]],
 ) -> None:
-    client, tmp_path = dagster_dev
+    client, tmp_path, env = dagster_dev
     location = client.location()
     repository = {"repositoryLocationName": location, "repositoryName": "__repository__"}
 
@@ -198,7 +198,31 @@ def test_a_month_and_a_backfill_of_two_months_run_through_dagster_dev(
     )  # type: ignore[arg-type]
     assert backfill_status() in ("COMPLETED", "COMPLETED_SUCCESS")
 
-    for month in ("2026-02", "2026-03", "2026-04"):
+    # A backfill from the command line, queued on the same instance for the daemon to launch.
+    done = subprocess.run(
+        [
+            DAGSTER,
+            "job",
+            "backfill",
+            "-w",
+            "workspace.yaml",
+            "-j",
+            "monthly_focus",
+            "--partitions",
+            "2026-01",
+            "--noprompt",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    january = tmp_path / "focus" / "focus_monthly" / "2026-01.csv"
+    _wait(january.exists, "the command-line backfill", process_stub, tmp_path)  # type: ignore[arg-type]
+
+    for month in ("2026-01", "2026-02", "2026-03", "2026-04"):
         content = (tmp_path / "focus" / "focus_monthly" / f"{month}.csv").read_text()
         lines = content.splitlines()
         assert lines[0].startswith("BilledCost,EffectiveCost,ListCost,ContractedCost,")
