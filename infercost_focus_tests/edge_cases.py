@@ -1,4 +1,4 @@
-"""A realistic dataset with the export's edge cases, shared by layout, writer and validator tests."""
+"""A realistic dataset with the export's edge cases, for layout, writer and validator tests."""
 
 from __future__ import annotations
 

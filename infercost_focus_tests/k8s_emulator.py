@@ -311,7 +311,6 @@ class EmulatorServer:
                 await self._stop.wait()
             finally:
                 await server.close()
-                await asyncio.sleep(0.1)  # NB: TLS transports need a few loop turns to close.
 
 
 def write_kubeconfig(
@@ -475,8 +474,7 @@ def seeded_cluster(directory: Path) -> Iterator[SeededCluster]:
         api = kubernetes.config.new_client_from_config(
             config_file=str(kubeconfig), persist_config=False
         )
-        stack.callback(api.rest_client.pool_manager.clear)  # before the emulator stops
-        stack.callback(api.close)
+        stack.callback(_close_client, api)
         install_crds(api, stack)
         # NB: kmock 0.8 cannot parse /api/v1/namespaces (it reads "namespaces" as the start of a
         # namespaced path), and keeps namespaced objects without their namespace existing.
@@ -486,6 +484,13 @@ def seeded_cluster(directory: Path) -> Iterator[SeededCluster]:
         for obj in [*cluster.usage_reports, *cluster.cost_profiles]:
             create_object(api, obj)
         yield cluster
+
+
+def _close_client(api: Any) -> None:
+    # NB: the kubernetes client keeps the last raw response, and through it an open socket.
+    api.last_response = None
+    api.rest_client.pool_manager.clear()
+    api.close()
 
 
 def install_crds(api: Any, cleanup: contextlib.ExitStack) -> None:

@@ -61,7 +61,7 @@ def test_a_failed_write_keeps_the_previous_file_and_removes_the_temporary_one(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(csv_writer.os, "fsync", full_disk)
-    with pytest.raises(OutputError, match="No space left on device.*previous file"):
+    with pytest.raises(OutputError, match=r"No space left on device.*previous file"):
         write_atomically(target, b"new content\n")
     assert target.read_bytes() == b"previous\n"
     assert os.listdir(tmp_path) == ["focus.csv"]

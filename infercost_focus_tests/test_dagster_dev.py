@@ -1,4 +1,4 @@
-"""End to end: `dagster dev` on loopback, a month and a backfill launched through its GraphQL API."""
+"""End to end: `dagster dev` on loopback; a month and backfills launched through its API and CLI."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ def test_empty_cells_of_the_infercost_layout_are_nulls_in_typed_parquet_columns(
 
 def test_a_token_count_beyond_int64_cannot_go_to_parquet_and_says_why() -> None:
     frame = export_focus([usage_report(by_model=[model_entry("m", 2**70, 0, "1")])]).frame
-    with pytest.raises(OutputError, match="UsageQuantity as integer in Parquet.*write CSV"):
+    with pytest.raises(OutputError, match=r"UsageQuantity as integer in Parquet.*write CSV"):
         encode(frame, INFERCOST, "parquet")
     assert str(2**70) in csv_bytes(frame).decode()
 

@@ -320,9 +320,8 @@ def _check_pricing(result: CheckResult, cells: pd.DataFrame, tokens: pd.Series) 
             index=cells.index,
         )
         cost = cells[cost_column].map(Decimal)
-        off = (product - cost).abs() > cost.abs().map(lambda c: max(c, Decimal(1))) * (
-            _UNIT_PRICE_TOLERANCE
-        )
+        allowed = cost.map(lambda c: max(abs(c), Decimal(1)) * _UNIT_PRICE_TOLERANCE)
+        off = (product - cost).abs() > allowed
         _add(result, column, f"times PricingQuantity must give {cost_column}", present & off, price)
 
 

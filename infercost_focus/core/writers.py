@@ -154,7 +154,8 @@ def decode(content: bytes, file_format: str) -> pd.DataFrame:
     check_format(file_format)
     if file_format == "parquet":
         table = pq.read_table(io.BytesIO(content))
-        return table.to_pandas(types_mapper=pd.ArrowDtype)
+        typed: pd.DataFrame = table.to_pandas(types_mapper=pd.ArrowDtype)
+        return typed
     if file_format == "csv.gz":
         content = gzip.decompress(content)
     frame = pd.read_csv(

@@ -89,9 +89,11 @@ class ClusterClient:
         )
 
     def close(self) -> None:
-        """Release the client's threads and pooled connections."""
-        self._api_client.close()
+        """Release the client's threads and connections."""
+        # NB: the kubernetes client keeps the last raw response, and through it an open socket.
+        self._api_client.last_response = None
         self._api_client.rest_client.pool_manager.clear()
+        self._api_client.close()
 
     def __enter__(self) -> ClusterClient:
         return self
