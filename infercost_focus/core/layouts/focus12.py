@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from infercost_focus.core import money, text
 from infercost_focus.core.charges import Charges
 from infercost_focus.core.layouts.cells import Cells, finish
-from infercost_focus.core.layouts.spec import Column, Layout, RenderOptions
+from infercost_focus.core.layouts.spec import Column, Layout, RenderOptions, focus_roles
 
 NAME = "focus-1.2"
 TAG_PREFIX = "infercost.io/"
@@ -307,20 +307,7 @@ LAYOUT = Layout(
     nulls="null",
     focus_version="1.2",
     description="FOCUS 1.2 Cost and Usage dataset (conformant; on-prem provider scenario)",
-    roles={
-        "billed_cost": "BilledCost",
-        "effective_cost": "EffectiveCost",
-        "list_cost": "ListCost",
-        "contracted_cost": "ContractedCost",
-        "charge_start": "ChargePeriodStart",
-        "charge_end": "ChargePeriodEnd",
-        "billing_start": "BillingPeriodStart",
-        "billing_end": "BillingPeriodEnd",
-        "quantity": "ConsumedQuantity",
-        "input_tokens": "x_InferTokensInput",
-        "output_tokens": "x_InferTokensOutput",
-        "tags": "Tags",
-    },
+    roles=focus_roles("ConsumedQuantity", "x_InferTokensInput", "x_InferTokensOutput"),
     report_tag_keys=(f"{TAG_PREFIX}report-namespace", f"{TAG_PREFIX}report", f"{TAG_PREFIX}period"),
     decimal_point=True,
     custom_prefix="x_",

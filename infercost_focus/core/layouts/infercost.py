@@ -12,7 +12,7 @@ import pyarrow as pa
 from infercost_focus.core import text
 from infercost_focus.core.charges import Charges
 from infercost_focus.core.layouts.cells import Cells, finish
-from infercost_focus.core.layouts.spec import Column, Layout, RenderOptions
+from infercost_focus.core.layouts.spec import Column, Layout, RenderOptions, focus_roles
 
 NAME = "infercost"
 
@@ -143,19 +143,6 @@ LAYOUT = Layout(
     nulls="empty",
     focus_version=None,
     description="InferCost v1 export layout (44 columns in a fixed order; pre-1.0 FOCUS names)",
-    roles={
-        "billed_cost": "BilledCost",
-        "effective_cost": "EffectiveCost",
-        "list_cost": "ListCost",
-        "contracted_cost": "ContractedCost",
-        "charge_start": "ChargePeriodStart",
-        "charge_end": "ChargePeriodEnd",
-        "billing_start": "BillingPeriodStart",
-        "billing_end": "BillingPeriodEnd",
-        "quantity": "UsageQuantity",
-        "input_tokens": "x-InferTokensInput",
-        "output_tokens": "x-InferTokensOutput",
-        "tags": "Tags",
-    },
+    roles=focus_roles("UsageQuantity", "x-InferTokensInput", "x-InferTokensOutput"),
     report_tag_keys=("reportNamespace", "report", "period"),
 )

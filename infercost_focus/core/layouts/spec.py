@@ -27,6 +27,26 @@ ROLES = (
     "tags",
 )
 
+
+def focus_roles(quantity: str, input_tokens: str, output_tokens: str) -> dict[str, str]:
+    """The roles of a FOCUS layout: FOCUS names for costs, periods and Tags, and its own
+    columns for the usage quantity and the token counts."""
+    return {
+        "billed_cost": "BilledCost",
+        "effective_cost": "EffectiveCost",
+        "list_cost": "ListCost",
+        "contracted_cost": "ContractedCost",
+        "charge_start": "ChargePeriodStart",
+        "charge_end": "ChargePeriodEnd",
+        "billing_start": "BillingPeriodStart",
+        "billing_end": "BillingPeriodEnd",
+        "quantity": quantity,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "tags": "Tags",
+    }
+
+
 # How a column's text is typed: in checks, in Parquet files and in the metadata file.
 Kind = Literal["decimal", "integer", "time", "text", "json"]
 
