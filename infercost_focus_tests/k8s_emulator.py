@@ -310,7 +310,15 @@ class EmulatorServer:
                 self._ready.set()
                 await self._stop.wait()
             finally:
+                # NB: closing TLS waits for the client's close_notify, which an idle pooled
+                # connection never sends; abort whatever is still open once the server is closed.
+                assert isinstance(server.runner, aiohttp.web.ServerRunner)
+                assert server.runner.server is not None
+                transports = [c.transport for c in server.runner.server.connections]
                 await server.close()
+                for transport in transports:
+                    if transport is not None:
+                        transport.abort()
 
 
 def write_kubeconfig(
