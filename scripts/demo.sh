@@ -34,5 +34,6 @@ PY
 file="$output/focus_monthly/$month.csv"
 echo
 echo "FOCUS file of $month (demo data): $file ($(($(wc -l < "$file") - 1)) rows)"
+echo "the same month as conformant FOCUS 1.2: $output/focus_1_2_monthly/$month.csv"
 echo "spend by namespace:"
 awk -F, 'NR>1 {by_ns[$29]+=$1} END {for (n in by_ns) printf "  %-12s %12.2f USD\n", n, by_ns[n]}' "$file"
