@@ -37,6 +37,9 @@ defs = dg.Definitions(
             context=settings.env_or(settings.CONTEXT, None),
             namespace=settings.env_or(settings.NAMESPACE, None),
             paths=settings.env_or(settings.INPUT_PATHS, ""),
+            request_timeout=settings.env_seconds(
+                settings.REQUEST_TIMEOUT, settings.DEFAULT_REQUEST_TIMEOUT
+            ),
         ),
         "capture_store": CaptureStoreResource(
             path=settings.env_or(settings.CAPTURES, settings.DEFAULT_CAPTURES)

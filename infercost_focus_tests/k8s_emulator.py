@@ -6,6 +6,10 @@ serving their resource when created (404 until then), server-assigned uids, and 
 that honour `limit` and `continue`. It serves HTTPS with a throw-away CA from a background thread
 with its own event loop, so the synchronous kubernetes client talks to it as to a real cluster.
 
+Lists of InferCost resources can be made to fail on purpose (`Fault`): with a status such as 503
+and a Retry-After header, by dropping the connection, or by keeping silent; and continue tokens
+can be made to expire (410 Gone), as they do on a real API server after a few minutes.
+
 `seeded_cluster()` gives the tests a cluster with the InferCost CRDs and objects in it: this
 emulator, or the real cluster of INFERCOST_TEST_KUBECONFIG. Both are seeded through the same API
 calls, and the real one is cleaned up afterwards.
@@ -109,6 +113,22 @@ def make_tls_files(directory: Path) -> TLSFiles:
     return files
 
 
+def make_client_certificate() -> tuple[bytes, bytes]:
+    """A self-signed client certificate and its private key, both PEM, for a kubeconfig user."""
+    now = datetime.datetime.now(datetime.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "infercost-reader")])
+    certificate = _certificate_builder(name, name, key.public_key(), now).sign(key, hashes.SHA256())
+    return (
+        certificate.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
 def _certificate_builder(
     subject: x509.Name, issuer: x509.Name, public_key: Any, now: datetime.datetime
 ) -> x509.CertificateBuilder:
@@ -140,17 +160,42 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
 
 # --- The emulator --------------------------------------------------------------------------------
 
+_STATUS_REASONS = {
+    410: "Expired",
+    429: "TooManyRequests",
+    500: "InternalError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """How the emulator fails one list request: a status, a dropped connection, or silence."""
+
+    status: int | None = None
+    retry_after: str | None = None  # the Retry-After header sent with the status
+    drop: bool = False  # close the connection without answering, as a restarting server does
+    silence: float = 0.0  # seconds to wait before failing (or answering, with nothing else set)
+
 
 @attrs.define(kw_only=True)
 class InferCostEmulator(kmock.KubernetesEmulator):
-    """kmock's Kubernetes emulator with authentication, CRDs, uids and paginated lists."""
+    """kmock's Kubernetes emulator with authentication, CRDs, uids, paginated lists and faults."""
 
     token: str
+    faults: list[Fault] = attrs.field(factory=list)  # for the next InferCost lists, in order
+    always: Fault | None = None  # for every InferCost list once `faults` is used up
+    expiring_continue_tokens: int = 0  # how many next continue tokens to answer with 410 Gone
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or credentials != self.token:
             raise kmock.KubernetesError(401, "Unauthorized", "Unauthorized")
+        fault = self._next_fault(request)
+        if fault is not None:
+            return await self._fail(request, fault)
 
         # What the API server adds on creation; kmock stores the request's data as it is.
         if request.action == kmock.action.CREATE and isinstance(request.data, dict):
@@ -162,6 +207,39 @@ class InferCostEmulator(kmock.KubernetesEmulator):
         if request.action == kmock.action.DELETE and request.resource == CRD_RESOURCE:
             self._uninstall_crd(request.name)
         return await super()._handle(request)
+
+    def _next_fault(self, request: kmock.Request) -> Fault | None:
+        resource = request.resource
+        if request.action != kmock.action.LIST or resource is None or resource.group != GROUP:
+            return None
+        if request.params.get("continue") and self.expiring_continue_tokens > 0:
+            self.expiring_continue_tokens -= 1
+            return Fault(status=410)
+        if self.faults:
+            return self.faults.pop(0)
+        return self.always
+
+    async def _fail(self, request: kmock.Request, fault: Fault) -> aiohttp.web.StreamResponse:
+        if fault.silence:
+            await asyncio.sleep(fault.silence)
+        if fault.drop:
+            assert request._raw_request is not None and request._raw_request.transport is not None
+            request._raw_request.transport.abort()
+            return aiohttp.web.Response()  # never sent: the connection is gone
+        if fault.status is None:
+            return await super()._handle(request)
+        reason = _STATUS_REASONS.get(fault.status, "InternalError")
+        status = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": f"the emulator answers {fault.status} {reason} on purpose",
+            "reason": reason,
+            "code": fault.status,
+        }
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        return aiohttp.web.json_response(status, status=fault.status, headers=headers)
 
     def _install_crd(self, crd: dict[str, Any]) -> None:
         spec = crd["spec"]
@@ -249,6 +327,7 @@ class EmulatorServer:
         self.token = token
         self.url = ""
         self._emulator: InferCostEmulator | None = None
+        self._server: aiohttp.test_utils.RawTestServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -291,6 +370,34 @@ class EmulatorServer:
         resource = kmock.resource(GROUP, VERSION, plural)
         return self.call(lambda emulator: [r for r in emulator if r.resource == resource])
 
+    def fail_next(self, *faults: Fault) -> None:
+        """Fail the next InferCost lists, one fault each, in order."""
+        self.call(lambda emulator: emulator.faults.extend(faults))
+
+    def fail_always(self, fault: Fault | None) -> None:
+        """Fail every InferCost list (after those of `fail_next`), or none again with None."""
+        self.call(lambda emulator: setattr(emulator, "always", fault))
+
+    def expire_continue_tokens(self, count: int) -> None:
+        """Answer the next `count` lists that carry a continue token with 410 Gone."""
+        self.call(lambda emulator: setattr(emulator, "expiring_continue_tokens", count))
+
+    def drop_connections(self) -> int:
+        """Close every open client connection, as an API server does with idle keep-alives."""
+
+        def drop(_: InferCostEmulator) -> int:
+            assert self._server is not None and isinstance(
+                self._server.runner, aiohttp.web.ServerRunner
+            )
+            assert self._server.runner.server is not None
+            transports = [c.transport for c in self._server.runner.server.connections]
+            for transport in transports:
+                if transport is not None:
+                    transport.close()
+            return len(transports)
+
+        return self.call(drop)
+
     def _run(self) -> None:
         try:
             asyncio.run(self._serve())
@@ -306,6 +413,7 @@ class EmulatorServer:
             await server.start_server(ssl=self.tls.server_context())
             try:
                 self._emulator = emulator
+                self._server = server
                 self.url = f"https://127.0.0.1:{server.port}"
                 self._ready.set()
                 await self._stop.wait()
@@ -322,15 +430,27 @@ class EmulatorServer:
 
 
 def write_kubeconfig(
-    path: Path, *, server: str, ca_cert: Path, token: str, context: str = "emulator"
+    path: Path,
+    *,
+    server: str,
+    ca_cert: Path,
+    token: str,
+    context: str = "emulator",
+    client_certificate: tuple[bytes, bytes] | None = None,
 ) -> Path:
+    """A kubeconfig with a bearer token and, if given, a client certificate and key (PEM) too."""
+    user: dict[str, str] = {"token": token}
+    if client_certificate is not None:
+        certificate, key = client_certificate
+        user["client-certificate-data"] = base64.b64encode(certificate).decode()
+        user["client-key-data"] = base64.b64encode(key).decode()
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
             {"name": context, "cluster": {"server": server, "certificate-authority": str(ca_cert)}}
         ],
-        "users": [{"name": f"{context}-reader", "user": {"token": token}}],
+        "users": [{"name": f"{context}-reader", "user": user}],
         "contexts": [
             {"name": context, "context": {"cluster": context, "user": f"{context}-reader"}}
         ],

@@ -94,3 +94,44 @@ def test_dagster_validates_the_workspace_and_the_module() -> None:
         )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Validation successful" in done.stdout + done.stderr
+
+
+REGION_SCRIPT = """
+import csv, sys
+from datetime import datetime, timedelta, UTC
+import dagster as dg
+from infercost_focus.captures import CaptureStore
+from infercost_focus.captures.demo_history import fill_demo_history
+from infercost_focus.definitions import defs
+from infercost_focus.pipeline.io_managers import FocusCsvIOManager
+from infercost_focus.pipeline.resources import CaptureStoreResource
+
+root = sys.argv[1]
+start = datetime(2026, 4, 1, tzinfo=UTC)
+fill_demo_history(CaptureStore(root + "/captures"), start, start + timedelta(days=2))
+dg.materialize(
+    [defs.get_assets_def(name) for name in ("usage_reports_monthly", "focus_monthly")],
+    partition_key="2026-04",
+    resources={
+        "capture_store": CaptureStoreResource(path=root + "/captures"),
+        "focus_io_manager": FocusCsvIOManager(base_path=root + "/focus"),
+    },
+    instance=dg.DagsterInstance.ephemeral(),
+)
+with open(root + "/focus/focus_monthly/2026-04.csv", newline="") as file:
+    print(sorted({row["Region"] for row in csv.DictReader(file)}))
+"""
+
+
+@pytest.mark.slow
+def test_the_region_column_comes_from_the_environment_without_run_config(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", REGION_SCRIPT, str(tmp_path)],
+        env={"INFERCOST_REGION": "eu-west-1", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "['eu-west-1']"

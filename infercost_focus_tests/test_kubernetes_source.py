@@ -417,7 +417,7 @@ def test_other_api_errors_give_the_status_and_a_truncated_server_message(
     )
     server.call(lambda emulator: emulator[USAGE_REPORT_LIST] << failure)
 
-    with connect(kubeconfig) as client, pytest.raises(ClusterError) as error:
+    with connect(kubeconfig, retries=0) as client, pytest.raises(ClusterError) as error:
         client.list_usage_reports()
 
     message = str(error.value)
@@ -443,10 +443,12 @@ def test_a_silent_api_server_fails_after_the_request_timeout(
     server, kubeconfig = bare_emulator
     server.call(lambda emulator: emulator[USAGE_REPORT_LIST] << (lambda: asyncio.sleep(5)))
 
-    with connect(kubeconfig, request_timeout=0.1) as client, pytest.raises(ClusterError) as error:
+    client = connect(kubeconfig, request_timeout=0.1, retries=0)
+    with client, pytest.raises(ClusterError) as error:
         client.list_usage_reports()
 
     assert "no answer within 0.1 seconds" in str(error.value)
+    assert len(server.requests(USAGE_REPORTS)) == 1
 
 
 @emulator_only

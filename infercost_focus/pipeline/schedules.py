@@ -18,10 +18,24 @@ capture_job = dg.define_asset_job(
     description="Capture every UsageReport and CostProfile the source shows now.",
 )
 
+# NB: the K8sRunLauncher reads this tag: each run of the month job gets a pod sized for a month
+# of a large cluster, while captures keep the smaller default of the code location. It goes in
+# `tags`, not `run_tags`: job backfills copy a job's `tags` onto their runs, schedules use them
+# as run tags when `run_tags` is not set.
+MONTHLY_RUN_K8S_CONFIG = {
+    "container_config": {
+        "resources": {
+            "requests": {"cpu": "1", "memory": "4Gi"},
+            "limits": {"memory": "8Gi"},
+        }
+    }
+}
+
 monthly_focus_job = dg.define_asset_job(
     "monthly_focus",
     selection=dg.AssetSelection.assets(usage_reports_monthly, focus_monthly, focus_1_2_monthly),
     description="Build, check and write one billing month's FOCUS files (both layouts).",
+    tags={"dagster-k8s/config": MONTHLY_RUN_K8S_CONFIG},
 )
 
 finance_job = dg.define_asset_job(

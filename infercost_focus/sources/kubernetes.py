@@ -4,17 +4,26 @@
 and returns a `ClusterClient`, which lists UsageReports and CostProfiles page by page. Bodies are
 parsed with `loads_exact`, so costs and token counts reach the rest of the project exactly as the
 API server wrote them. Every failure a user can act on becomes a `ClusterError`.
+
+Failures that may pass (429, 5xx, a connection reset, a timeout) are retried here, and only here,
+with exponential backoff and full jitter, honouring Retry-After; urllib3's own retries are off so
+the counts in the log are exact. A continue token that expired (410 Gone) restarts the listing
+once. Refused credentials or access and missing CRDs fail at once.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
+import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import urllib3
 import urllib3.exceptions
 import yaml
 from kubernetes import client as k8s_client
@@ -39,15 +48,44 @@ SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
 _SERVER_MESSAGE_LIMIT = 300
+# The longest wait between two attempts: backoff doubles up to this, and Retry-After is cut to it.
+_LONGEST_WAIT = 60.0
 _CHOOSE_CLUSTER = "choose another cluster or identity with --kubeconfig/--context"
 
 
 @dataclass(frozen=True)
 class ClusterObjects:
-    """One listing of InferCost's resources, each item a plain dict as the API returned it."""
+    """One listing of InferCost's resources, each item as the API returned it.
 
-    usage_reports: list[dict[str, Any]]
-    cost_profiles: list[dict[str, Any]]
+    Items are plain dicts; one of another shape is kept as it is, for the parser to reject.
+    """
+
+    usage_reports: list[Any]
+    cost_profiles: list[Any]
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How often to repeat a request that failed for a passing reason, and how long to wait."""
+
+    attempts: int = 5
+    backoff: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after failed attempt `attempt` (1-based): as asked, or full jitter."""
+        if retry_after is not None:
+            return min(retry_after, _LONGEST_WAIT)
+        return random.uniform(0, min(self.backoff * 2 ** (attempt - 1), _LONGEST_WAIT))
+
+
+class _ContinueExpired(Exception):
+    """A page was asked for with a continue token the API server no longer knows (410 Gone)."""
+
+    def __init__(self, page: int, error: ApiException) -> None:
+        super().__init__(f"the continue token of page {page} expired")
+        self.page = page
+        self.error = error
 
 
 class ClusterClient:
@@ -61,6 +99,7 @@ class ClusterClient:
         page_size: int,
         request_timeout: float,
         logger: logging.Logger,
+        retries: Retries | None = None,
     ) -> None:
         self._api_client = api_client
         self._api = k8s_client.CustomObjectsApi(api_client)
@@ -68,6 +107,7 @@ class ClusterClient:
         self._page_size = page_size
         self._request_timeout = request_timeout
         self._logger = logger
+        self._retries = retries or Retries()
 
     @property
     def host(self) -> str:
@@ -75,10 +115,10 @@ class ClusterClient:
         url = urllib.parse.urlsplit(str(self._api_client.configuration.host))
         return urllib.parse.urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2]))
 
-    def list_usage_reports(self, namespace: str | None = None) -> list[dict[str, Any]]:
+    def list_usage_reports(self, namespace: str | None = None) -> list[Any]:
         return self._list(USAGE_REPORTS, namespace)
 
-    def list_cost_profiles(self, namespace: str | None = None) -> list[dict[str, Any]]:
+    def list_cost_profiles(self, namespace: str | None = None) -> list[Any]:
         return self._list(COST_PROFILES, namespace)
 
     def fetch(self, namespace: str | None = None) -> ClusterObjects:
@@ -101,16 +141,36 @@ class ClusterClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _list(self, plural: str, namespace: str | None) -> list[dict[str, Any]]:
+    def _list(self, plural: str, namespace: str | None) -> list[Any]:
+        """Every object of one resource; an expired continue token starts the listing over once."""
+        try:
+            return self._list_pages(plural, namespace)
+        except _ContinueExpired as expired:
+            self._logger.warning(
+                "the continue token for page %d of %s in %s expired (410 Gone); listing them"
+                " again from the first page",
+                expired.page, plural, _where(namespace),
+            )  # fmt: skip
+
+        try:
+            return self._list_pages(plural, namespace)
+        except _ContinueExpired as expired:
+            raise ClusterError(
+                f"Cannot {_attempt(plural, namespace)} on {self.host}: the continue token expired"
+                f" (410 Gone: {_server_message(expired.error.body)}) again after the listing was"
+                " started over, so the objects change faster than they can be listed page by"
+                " page. Retry later."
+            ) from expired.error
+
+    def _list_pages(self, plural: str, namespace: str | None) -> list[Any]:
         """Every object of one resource, following the server's continue tokens page by page."""
-        # TODO: retry transient failures and restart on 410 Gone (with the retries issue).
-        objects: list[dict[str, Any]] = []
+        objects: list[Any] = []
         continue_token: str | None = None
         where = _where(namespace)
         page = 0
         while True:
             page += 1
-            items, next_token = self._list_page(plural, namespace, continue_token)
+            items, next_token = self._list_page(plural, namespace, continue_token, page)
             objects.extend(items)
             self._logger.info("listed %d %s in %s (page %d)", len(items), plural, where, page)
             if not next_token:
@@ -124,8 +184,8 @@ class ClusterClient:
             continue_token = next_token
 
     def _list_page(
-        self, plural: str, namespace: str | None, continue_token: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+        self, plural: str, namespace: str | None, continue_token: str | None, page: int
+    ) -> tuple[list[Any], str | None]:
         """One list request: a page of objects and the token for the next page, if any."""
         options: dict[str, Any] = {
             "limit": self._page_size,
@@ -134,30 +194,64 @@ class ClusterClient:
         }
         if continue_token:
             options["_continue"] = continue_token
-
-        # NB: the raw body is parsed here, not by the client, which would turn 0.1 into a float.
-        try:
-            if namespace is None:
-                response = self._api.list_cluster_custom_object(GROUP, VERSION, plural, **options)
-            else:
-                response = self._api.list_namespaced_custom_object(
-                    GROUP, VERSION, namespace, plural, **options
-                )
-            try:
-                body = response.data
-            finally:
-                response.release_conn()
-        except ApiException as e:
-            raise self._api_error(e, plural, namespace) from e
-        except urllib3.exceptions.HTTPError as e:
-            problem = _transport_problem(e, self._request_timeout)
-            raise self._unreachable(problem, plural, namespace) from e
-
+        body = self._request_with_retries(plural, namespace, options, page)
         return self._parse_page(body, plural, namespace)
+
+    def _request_with_retries(
+        self, plural: str, namespace: str | None, options: dict[str, Any], page: int
+    ) -> bytes:
+        """The body of one list request, repeated while it fails for a reason that may pass."""
+        attempts = self._retries.attempts
+        attempt = 0
+        while True:
+            attempt += 1
+            cause: ApiException | urllib3.exceptions.HTTPError
+            try:
+                return self._request(plural, namespace, options)
+            except ApiException as e:
+                if e.status == 410 and "_continue" in options:
+                    raise _ContinueExpired(page, e) from e
+                cause, problem = e, f"the API server answered {e.status} {e.reason}"
+                passing, retry_after = e.status == 429 or 500 <= e.status <= 599, _retry_after(e)
+            except urllib3.exceptions.HTTPError as e:
+                cause, problem = e, _transport_problem(e, self._request_timeout)
+                passing, retry_after = _passing_transport_failure(e), None
+
+            # A failure that will not pass ends the listing at once, as does the last attempt.
+            if not passing:
+                raise self._failure(cause, plural, namespace, attempt) from cause
+            what = f"{_attempt(plural, namespace)} on {self.host} (page {page})"
+            if attempt == attempts:
+                self._logger.warning(
+                    "%s failed, attempt %d/%d: %s; giving up", what, attempt, attempts, problem
+                )
+                raise self._failure(cause, plural, namespace, attempt) from cause
+
+            # Otherwise wait, as the server asked or a random part of the doubling backoff.
+            delay = self._retries.delay(attempt, retry_after)
+            self._logger.warning(
+                "%s failed, attempt %d/%d: %s; retrying in %.2f seconds",
+                what, attempt, attempts, problem, delay,
+            )  # fmt: skip
+            self._retries.sleep(delay)
+
+    def _request(self, plural: str, namespace: str | None, options: dict[str, Any]) -> bytes:
+        """The raw body of one list request."""
+        # NB: the raw body is parsed here, not by the client, which would turn 0.1 into a float.
+        if namespace is None:
+            response = self._api.list_cluster_custom_object(GROUP, VERSION, plural, **options)
+        else:
+            response = self._api.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, **options
+            )
+        try:
+            return bytes(response.data)
+        finally:
+            response.release_conn()
 
     def _parse_page(
         self, body: bytes, plural: str, namespace: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Any], str | None]:
         try:
             listing = loads_exact(body)
         except ValueError as e:
@@ -167,20 +261,41 @@ class ClusterClient:
                 " not at a proxy or login page."
             ) from e
         items = listing.get("items") if isinstance(listing, dict) else None
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        if not isinstance(items, list):
             raise ClusterError(
                 f"Cannot {_attempt(plural, namespace)} on {self.host}: the answer is JSON but not"
-                " a list of objects. Check that the kubeconfig points at a Kubernetes API server."
+                f" a Kubernetes list (its items are {_describe(items)}, not a list). Check that"
+                " the kubeconfig points at a Kubernetes API server."
             )
 
         # List items may lack apiVersion and kind, by which downstream code tells objects apart.
+        # Items that are not objects are passed on as they are: the parser rejects them one by one.
         kind = KINDS[plural]
-        page = [{"apiVersion": API_VERSION, "kind": kind, **_without_type(item)} for item in items]
+        page = [
+            {"apiVersion": API_VERSION, "kind": kind, **_without_type(item)}
+            if isinstance(item, dict)
+            else item
+            for item in items
+        ]
         metadata = listing.get("metadata")
         continue_token = metadata.get("continue") if isinstance(metadata, dict) else None
         return page, continue_token if isinstance(continue_token, str) else None
 
-    def _api_error(self, e: ApiException, plural: str, namespace: str | None) -> ClusterError:
+    def _failure(
+        self,
+        cause: ApiException | urllib3.exceptions.HTTPError,
+        plural: str,
+        namespace: str | None,
+        attempts: int,
+    ) -> ClusterError:
+        if isinstance(cause, ApiException):
+            return self._api_error(cause, plural, namespace, attempts)
+        problem = _transport_problem(cause, self._request_timeout) + _of_attempts(attempts)
+        return self._unreachable(problem, plural, namespace)
+
+    def _api_error(
+        self, e: ApiException, plural: str, namespace: str | None, attempts: int
+    ) -> ClusterError:
         attempt = f"Cannot {_attempt(plural, namespace)} on {self.host}"
         message = _server_message(e.body)
         if e.status == 0:
@@ -205,8 +320,9 @@ class ClusterClient:
                 " --kubeconfig/--context at the cluster where it runs."
             )
         return ClusterError(
-            f"{attempt}: the API server answered {e.status} {e.reason}: {message}."
-            " Retry later; if it keeps failing, check the API server's health and logs."
+            f"{attempt}: the API server answered {e.status} {e.reason}: {message}"
+            f"{_of_attempts(attempts)}. Retry later; if it keeps failing, check the API server's"
+            " health and logs."
         )
 
     def _unreachable(self, problem: str, plural: str, namespace: str | None) -> ClusterError:
@@ -223,6 +339,9 @@ def connect(
     *,
     page_size: int = 500,
     request_timeout: float = 30.0,
+    retries: int = 4,
+    backoff: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
     logger: logging.Logger | None = None,
 ) -> ClusterClient:
     """A client for one cluster, with the credentials a user would expect.
@@ -230,11 +349,19 @@ def connect(
     In a pod (KUBERNETES_SERVICE_HOST set) and with neither `kubeconfig` nor `context` given, the
     pod's service account; otherwise the kubeconfig: `kubeconfig` if given, else the files named
     by KUBECONFIG, else ~/.kube/config, with `context` or the file's current context.
+
+    Each request may take `request_timeout` seconds. A request that fails for a passing reason is
+    repeated up to `retries` times, waiting a random time below `backoff` seconds, doubled after
+    each attempt, or as long as a 429 or 503 answer's Retry-After asks; `sleep` does the waiting.
     """
     if page_size < 1:
         raise ValueError(f"page_size must be at least 1, not {page_size!r}")
     if request_timeout <= 0:
         raise ValueError(f"request_timeout must be positive, not {request_timeout!r}")
+    if retries < 0:
+        raise ValueError(f"retries must be zero or more, not {retries!r}")
+    if backoff < 0:
+        raise ValueError(f"backoff must be zero or more, not {backoff!r}")
 
     # A private configuration: the package-wide default one stays untouched.
     configuration = k8s_client.Configuration()
@@ -242,6 +369,9 @@ def connect(
         origin = _load_service_account(configuration)
     else:
         origin = _load_kubeconfig(configuration, kubeconfig, context)
+    # NB: urllib3 would otherwise repeat failed connections and, on its own, 503s with Retry-After
+    # out of sight; redirects are answered as they are rather than followed with the credentials.
+    configuration.retries = urllib3.Retry(total=0, raise_on_redirect=False)
 
     api_client = k8s_client.ApiClient(configuration)
     api_client.user_agent = f"infercost-focus/{__version__}"
@@ -251,6 +381,7 @@ def connect(
         page_size=page_size,
         request_timeout=request_timeout,
         logger=logger or logging.getLogger(__name__),
+        retries=Retries(attempts=retries + 1, backoff=backoff, sleep=sleep),
     )
 
 
@@ -354,7 +485,39 @@ def _transport_problem(e: urllib3.exceptions.HTTPError, timeout: float) -> str:
         return f"the TLS handshake failed ({reason}); check the CA certificate the kubeconfig names"
     if isinstance(reason, urllib3.exceptions.TimeoutError):
         return f"no answer within {timeout:g} seconds"
+    if isinstance(reason, urllib3.exceptions.ProtocolError):
+        return f"the connection broke off before the answer was complete ({_clause(str(reason))})"
     return f"the connection failed ({type(reason).__name__}: {reason})"
+
+
+def _passing_transport_failure(e: urllib3.exceptions.HTTPError) -> bool:
+    """Whether a failure below HTTP may pass: a reset or a timeout, not a refusal or bad TLS."""
+    reason: BaseException = e
+    if isinstance(e, urllib3.exceptions.MaxRetryError) and e.reason is not None:
+        reason = e.reason
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return False
+    return isinstance(reason, urllib3.exceptions.ProtocolError | urllib3.exceptions.TimeoutError)
+
+
+def _retry_after(e: ApiException) -> float | None:
+    """The seconds a 429 or 503 answer asks to wait (Retry-After), if it gives a number."""
+    if e.status not in (429, 503) or not e.headers:
+        return None
+    value = e.headers.get("Retry-After")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None  # absent, or an HTTP date: the backoff decides
+    return seconds if 0 <= seconds < float("inf") else None
+
+
+def _of_attempts(attempts: int) -> str:
+    return f" (the last of {attempts} attempts)" if attempts > 1 else ""
+
+
+def _describe(value: Any) -> str:
+    return "missing" if value is None else f"of type {type(value).__name__}"
 
 
 def _server_message(body: Any) -> str:

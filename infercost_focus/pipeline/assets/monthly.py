@@ -15,6 +15,7 @@ from infercost_focus.core.layouts import FOCUS_12, INFERCOST, RenderOptions, get
 from infercost_focus.core.parsing import parse_objects
 from infercost_focus.core.validation import check_frame
 from infercost_focus.errors import InferCostError
+from infercost_focus.pipeline import settings
 from infercost_focus.pipeline.partitions import BILLING_MONTHS
 from infercost_focus.pipeline.resources import CaptureStoreResource
 
@@ -84,7 +85,9 @@ def usage_reports_monthly(
 class FocusConfig(dg.Config):
     """Choices that change cells of the month's FOCUS rows."""
 
-    region: str = ""
+    # Read when the definitions load, so that a deployment per cluster fills its Region column
+    # without run config; run config still overrides it for one run.
+    region: str = settings.env_text(settings.REGION, "")
     neutralise_formulas: bool = True
     # The conformant layout's on-prem identities.
     provider_name: str = RenderOptions.platform_name
