@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +14,7 @@ from infercost_focus import __version__
 from infercost_focus.core.csv_writer import write_atomically
 from infercost_focus.core.export import Export, export_focus, source_tags
 from infercost_focus.core.layouts import INFERCOST, LAYOUTS, RenderOptions
+from infercost_focus.core.leftovers import TEMP_PREFIX, remove_stale_temporaries
 from infercost_focus.core.writers import FORMATS, encode, metadata, metadata_name
 from infercost_focus.errors import InferCostError
 
@@ -215,8 +217,10 @@ def _export_focus(arguments: argparse.Namespace, stderr: TextIO) -> int:
             len(result.frame),
             billing_month=arguments.billing_month,
         )
-        write_atomically(metadata_name(arguments.out), description)
-        write_atomically(arguments.out, content)
+        for path, data in ((metadata_name(arguments.out), description), (arguments.out, content)):
+            folder, name = os.path.split(os.path.abspath(path))
+            remove_stale_temporaries(folder, f"{TEMP_PREFIX}{name}-")
+            write_atomically(path, data)
     _summarise(result, arguments, stderr)
     if arguments.fail_on_reject and result.rejects:
         return 3

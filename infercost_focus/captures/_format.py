@@ -48,6 +48,7 @@ SCHEMA = pa.schema(
 )
 INDEX_COLUMNS = [name for name in SCHEMA.names if name != "object"]
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _RFC3339 = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
 )
@@ -136,13 +137,16 @@ def object_texts(
 
 def _object_text(kind: str, obj: Any, entry: IndexEntry) -> str:
     try:
-        return dumps_exact(obj)
+        text = dumps_exact(obj)
     except (TypeError, ValueError) as error:
         ref = f"{entry.namespace or '?'}/{entry.name or '?'}"
         raise CaptureStoreError(
             f"Cannot capture {kind} {ref}: it holds a value JSON cannot express ({error}). "
             "Pass objects as the Kubernetes API returns them (dicts, lists, strings, numbers)."
         ) from error
+    # NB: a lone surrogate (read from a `\\ud800` escape) cannot be stored as UTF-8; written as
+    # its JSON escape it reads back as the same string, and parsing then rejects the object.
+    return _escape_surrogates(text)
 
 
 def report_spans(
@@ -291,4 +295,8 @@ def _field(value: Any, key: str) -> Any:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return _escape_surrogates(value) if isinstance(value, str) and value else None
+
+
+def _escape_surrogates(text: str) -> str:
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match[0]):04x}", text)

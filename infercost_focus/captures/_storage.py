@@ -3,6 +3,7 @@
 Both offer the same four operations on paths relative to the store root, with `/` separators.
 A local write goes to a `.tmp-` file in the target folder and is renamed into place, so a reader
 never sees half a file; on an object store (s3://, gs://, az://, memory://) one put is atomic.
+A write also removes the `.tmp-` files an interrupted write left in its folder over an hour ago.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 import pyarrow as pa
 from upath import UPath
 
+from infercost_focus.core.leftovers import TEMP_PREFIX, remove_stale_temporaries
+
 _LOCAL_PROTOCOLS = ("", "file", "local")
-TEMP_PREFIX = ".tmp-"
 
 
 class Storage(ABC):
@@ -73,6 +75,7 @@ class LocalStorage(Storage):
                 temp.unlink()
             raise
         _sync_folder(final.parent)
+        remove_stale_temporaries(final.parent)
 
     def open(self, path: str) -> AbstractContextManager[Any]:
         return pa.OSFile(str(self._root / path))  # type: ignore[no-any-return]

@@ -7,6 +7,7 @@ The text is assembled column-wise with Arrow compute functions, not row by row.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
@@ -16,23 +17,30 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from infercost_focus.core import text
 from infercost_focus.errors import OutputError
 
 logger = logging.getLogger(__name__)
 
-_NEEDS_QUOTES = r'[",\r\n]'
+# A cell holding one of these is quoted.
+_NEEDS_QUOTES = b'",\r\n'
+# Lines are joined this many rows at a time, so that the text of all lines never exists twice.
+_BATCH_ROWS = 65_536
 
 
 def _csv_cells(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     """One column's cells as CSV text: quoted (inner quotes doubled) where needed."""
     if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    column = pc.fill_null(column.cast(pa.string()), "")
-    needs_quotes = pc.match_substring_regex(column, _NEEDS_QUOTES)
-    if not pc.any(needs_quotes).as_py():
+        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    if column.type != pa.string():
+        column = column.cast(pa.string())
+    if column.null_count:
+        column = pc.fill_null(column, "")
+    needs_quotes = text.holding_bytes(column, _NEEDS_QUOTES)
+    if not needs_quotes.any():
         return column
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(column, '"', '""'), '"', "")
-    return pc.if_else(needs_quotes, quoted, column)
+    return quoted if needs_quotes.all() else pc.if_else(needs_quotes, quoted, column)
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -42,30 +50,26 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
         return header.encode("utf-8")
     table = pa.Table.from_pandas(frame, preserve_index=False)
     cells = [_csv_cells(table.column(index)) for index in range(table.num_columns)]
-    lines = pc.binary_join_element_wise(*cells, ",")
-    lines = pc.binary_join_element_wise(lines, "\n", "")
-    body = _concatenated(lines)
-    return header.encode("utf-8") + body
+
+    # The line end rides on the last cell, so that one join makes whole lines. Lines are joined
+    # a batch at a time and copied into one growing buffer, which becomes the result uncopied.
+    cells[-1] = pc.binary_join_element_wise(cells[-1], "\n", "")
+    document = io.BytesIO()
+    document.write(header.encode("utf-8"))
+    for start in range(0, len(frame), _BATCH_ROWS):
+        batch = [column.slice(start, _BATCH_ROWS) for column in cells]
+        document.write(_text_bytes(pc.binary_join_element_wise(*batch, ",")))
+    return document.getvalue()
 
 
 def _header_cell(name: str) -> str:
     return f'"{name.replace(chr(34), chr(34) * 2)}"' if any(c in name for c in '",\r\n') else name
 
 
-def _concatenated(lines: pa.Array) -> bytes:
-    """All strings of a string array back to back, straight from its data buffer."""
-    lines = lines.cast(pa.large_string())
-    offsets = lines.buffers()[1]
-    data = lines.buffers()[2]
-    if data is None:
-        return b""
-    offset_values = pa.Array.from_buffers(
-        pa.int64(), len(lines) + 1, [None, offsets], offset=lines.offset
-    )
-    start = offset_values[0].as_py()
-    end = offset_values[-1].as_py()
-    content: bytes = data.to_pybytes()[start:end]
-    return content
+def _text_bytes(lines: pa.Array) -> memoryview:
+    """All strings of a string array back to back: a view of its data buffer, not a copy."""
+    offsets, data, _ = text.string_buffers(lines)
+    return data[offsets[0] : offsets[-1]].data
 
 
 def write_atomically(path: str | os.PathLike[str], content: bytes) -> None:

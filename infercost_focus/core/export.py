@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from infercost_focus.core.charges import build_charges
@@ -58,27 +61,43 @@ def export_focus(
     crosses into a neighbouring month stays out.
     """
     chosen = get_layout(layout_name)
-    parsed = parse_objects(objects)
-    reports = [
-        report
-        for report in parsed.usage_reports
-        if (namespace is None or report.namespace == namespace)
-        and (period is None or report.period == period)
-    ]
-    profiles = {(profile.namespace, profile.name): profile for profile in parsed.cost_profiles}
-    charges = build_charges(reports, profiles)
-    if billing_month is not None:
-        start = pd.Timestamp(f"{billing_month}-01T00:00:00Z")
-        in_month = charges.frame["billing_start"] == start
-        charges.frame = charges.frame[in_month].reset_index(drop=True)
+    with _collector_paused():
+        parsed = parse_objects(objects)
+        reports = [
+            report
+            for report in parsed.usage_reports
+            if (namespace is None or report.namespace == namespace)
+            and (period is None or report.period == period)
+        ]
+        profiles = {(profile.namespace, profile.name): profile for profile in parsed.cost_profiles}
+        charges = build_charges(reports, profiles)
+        if billing_month is not None:
+            start = pd.Timestamp(f"{billing_month}-01T00:00:00Z")
+            charges = charges.billed_in(np.datetime64(start.value // 1_000_000_000, "s"))
+        frame = chosen.render(charges, options or RenderOptions())
     return Export(
         layout=layout_name,
-        frame=chosen.render(charges, options or RenderOptions()),
-        reports=len(
-            charges.frame[
-                ["report_namespace", "report_name", "report_uid", "period"]
-            ].drop_duplicates()
-        ),
+        frame=frame,
+        reports=charges.report_periods,
         rejects=[*parsed.rejects, *charges.rejects],
         warnings=[*parsed.warnings, *charges.warnings],
     )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while the export runs.
+
+    NB: the export creates millions of objects that hold no reference cycles (parsed entries,
+    integers, strings), and every few thousand of them the collector walks all live containers
+    again, the caller's objects included: at a million rows that was a third of the export's
+    time. Nothing here relies on the collector; it resumes as it was when the export ends.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -1,27 +1,37 @@
 """Exact money arithmetic on whole columns.
 
-Amounts are held as whole numbers of `10**-scale` USD ("units") in numpy object arrays of Python
-ints: exact at any size, and numpy applies `+ - * //` element-wise without a Python loop in this
-code. Derived amounts (a row's share of a report's cloud cost, the two halves of a charge split at
-a month boundary) are allocated by the largest-remainder method, so the parts always add up to the
+Amounts are held as whole numbers of `10**-scale` USD ("units"). A column of units is a numpy
+array of int64 when every value is far from int64's limits (below `2**62` in magnitude, so one sum
+or difference cannot overflow), and of Python ints (object) otherwise: exact at any size either
+way. Products, which can outgrow int64 (a cost in units times a token count), are always computed
+on Python ints; `compact` brings results back to int64 where they fit.
+
+Derived amounts (a row's share of a report's cloud cost, the two halves of a charge split at a
+month boundary) are allocated by the largest-remainder method, so the parts always add up to the
 whole exactly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Units = npt.NDArray[np.object_]
+Units = npt.NDArray[np.int64] | npt.NDArray[np.object_]
 
 # Derived shares are exact to at least 10 decimal places of a dollar (and to more when the
 # source amounts have more): far below a cent, and small enough to keep every figure readable.
 MIN_DERIVED_SCALE = 10
+
+# Values below this in magnitude are kept as int64: adding or subtracting two cannot overflow.
+_INT64_SAFE = 2**62
+# Decimal text is read by Arrow into 128-bit decimals of this precision, up to this scale.
+_ARROW_PRECISION = 38
+_ARROW_MAX_SCALE = 18
 
 
 def decimal_places(value: Decimal) -> int:
@@ -31,14 +41,120 @@ def decimal_places(value: Decimal) -> int:
     return max(0, -exponent)
 
 
-def to_units(values: list[Decimal], scale: int) -> Units:
+def scaled_units(values: Sequence[Decimal], scale: int) -> tuple[Units, npt.NDArray[np.bool_]]:
+    """Each value in whole units of `10**-scale`, and whether it is one (no places beyond scale).
+
+    An inexact value's units are its truncation and must not be used.
+    """
+    fast = _scaled_by_arrow(values, scale)
+    if fast is not None:
+        return fast, np.ones(len(values), dtype=bool)
+
+    # From the exact ratio of each decimal, so that no decimal context rounds a digit away.
+    factor = 10**scale
+    units: list[int] = []
+    exact: list[bool] = []
+    for value in values:
+        numerator, denominator = value.as_integer_ratio()
+        multiple, rest = divmod(factor, denominator)
+        units.append(numerator * multiple)
+        exact.append(not rest)
+    return exact_ints(units), np.array(exact, dtype=bool)
+
+
+def _scaled_by_arrow(values: Sequence[Decimal], scale: int) -> Units | None:
+    """The units when Arrow can read every value exactly at `scale` into int64, else None.
+
+    Arrow parses each decimal's text exactly and refuses a rescale that would drop a digit.
+    """
+    if not values or scale > _ARROW_MAX_SCALE:
+        return None
+    try:
+        parsed = pa.array(list(map(str, values)), type=pa.string()).cast(
+            pa.decimal128(_ARROW_PRECISION, scale)
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if parsed.null_count:
+        return None
+    words = np.frombuffer(parsed.buffers()[1], dtype=np.int64)
+    words = words[2 * parsed.offset : 2 * (parsed.offset + len(parsed))]
+    low, high = words[0::2], words[1::2]
+    if not ((high == (low >> 63)) & (low > -_INT64_SAFE) & (low < _INT64_SAFE)).all():
+        return None  # a value needs more than 62 bits: Python ints take over
+    return low.copy()
+
+
+def multiply(left: Units, right: Units) -> Units:
+    """`left * right`, exact: on int64 when the product cannot overflow, else on Python ints."""
+    if (
+        left.dtype == np.int64
+        and right.dtype == np.int64
+        and len(left)
+        and int(np.abs(left).max()) * int(np.abs(right).max()) < _INT64_SAFE
+    ):
+        return left * right
+    return compact(as_objects(left) * as_objects(right))
+
+
+def to_units(values: Sequence[Decimal], scale: int) -> Units:
     """Decimals as whole units of `10**-scale`; each value must have at most `scale` places."""
-    return np.array([int(value.scaleb(scale)) for value in values] or [], dtype=object)
+    units, exact = scaled_units(values, scale)
+    if not exact.all():
+        raise ValueError(f"an amount has more than {scale} decimal places")
+    return units
 
 
-def object_ints(values: object) -> Units:
-    """Any integer sequence as an object array of Python ints (no overflow in later products)."""
-    return np.asarray(pd.Series(values, dtype=object).map(int).to_numpy(), dtype=object)
+def exact_ints(values: Sequence[int] | npt.NDArray[np.object_]) -> Units:
+    """Whole numbers of any size as a units column (int64 where every value is safely small)."""
+    objects = np.fromiter(values, dtype=object, count=len(values))
+    return compact(objects)
+
+
+def compact(values: Units) -> Units:
+    """`values` as int64 when every value is below `2**62` in magnitude, else as Python ints."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    try:
+        narrow = values.astype(np.int64, copy=False)
+    except OverflowError:
+        return values
+    if narrow.min() <= -_INT64_SAFE or narrow.max() >= _INT64_SAFE:
+        return as_objects(values)
+    return narrow
+
+
+def as_objects(values: Units) -> npt.NDArray[np.object_]:
+    """Python ints for arithmetic that may outgrow int64 (products, long sums)."""
+    if values.dtype == np.object_:
+        return values  # type: ignore[return-value]
+    return values.astype(object)
+
+
+def add(left: Units, right: Units) -> Units:
+    """`left + right`, exact (both operands of a safe int64 column cannot overflow)."""
+    if left.dtype == np.int64 and right.dtype == np.int64:
+        return compact(left + right)
+    return compact(as_objects(left) + as_objects(right))
+
+
+def subtract(left: Units, right: Units) -> Units:
+    """`left - right`, exact."""
+    if left.dtype == np.int64 and right.dtype == np.int64:
+        return compact(left - right)
+    return compact(as_objects(left) - as_objects(right))
+
+
+def segment_sums(values: Units, lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+    """Sums of consecutive runs of `values` (`lengths` of them, empty runs sum to 0), as ints."""
+    if values.dtype == np.int64 and (
+        len(values) == 0 or int(np.abs(values).max()) * len(values) < _INT64_SAFE
+    ):
+        running: Units = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(values)])
+    else:
+        running = np.concatenate([[0], np.cumsum(as_objects(values))]).astype(object)
+    ends = np.cumsum(lengths)
+    return as_objects(running[ends] - running[ends - lengths])
 
 
 def allocate(totals: Units, weights: Units, groups: npt.NDArray[np.int64], quanta: Units) -> Units:
@@ -49,44 +165,73 @@ def allocate(totals: Units, weights: Units, groups: npt.NDArray[np.int64], quant
     flooring go to the rows with the largest remainders (earlier rows first on ties), so the parts
     sum to the total exactly. A group whose weights are all zero is split equally.
     """
-    if len(totals) == 0:
-        return np.array([], dtype=object)
-    frame = pd.DataFrame(
-        {"group": groups, "weight": weights, "position": np.arange(len(groups))},
-    )
-    frame["weight"] = frame["weight"].astype(object)
+    count = len(totals)
+    if count == 0:
+        return np.array([], dtype=np.int64)
+    if count > 1 and bool((groups[1:] < groups[:-1]).any()):
+        # Rows of a group must be next to each other below: sort them so, and back afterwards.
+        order = np.argsort(groups, kind="stable")
+        parts = allocate(totals[order], weights[order], groups[order], quanta[order])
+        result = np.empty_like(parts)
+        result[order] = parts
+        return result
+
+    # Each group's first row, size, whole quanta and weight.
+    starts = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]]))
+    sizes = np.diff(np.append(starts, count))
+    quantum = as_objects(quanta[starts])
+    whole = as_objects(totals[starts]) // quantum
+    weight = as_objects(weights)
+    group_weight = np.add.reduceat(weight, starts)
 
     # Groups with no weight at all are split equally.
-    group_weight = frame.groupby("group")["weight"].transform("sum").to_numpy(dtype=object)
     weightless = group_weight == 0
     if weightless.any():
-        frame.loc[weightless, "weight"] = 1
-        group_weight = frame.groupby("group")["weight"].transform("sum").to_numpy(dtype=object)
+        weight = np.where(np.repeat(weightless, sizes), 1, weight).astype(object)
+        group_weight = np.where(weightless, sizes, group_weight).astype(object)
 
     # Whole quanta per row, then the leftovers by largest remainder.
-    whole = totals // quanta
-    product = whole * frame["weight"].to_numpy(dtype=object)
-    floor = product // group_weight
-    remainder = product - floor * group_weight
-    frame["floor"] = floor
-    leftover = whole - frame.groupby("group")["floor"].transform("sum").to_numpy(dtype=object)
-    frame["remainder"] = -remainder
-    ranked = frame.sort_values(["group", "remainder", "position"], kind="stable")
-    rank = np.empty(len(frame), dtype=np.int64)
-    rank[ranked.index.to_numpy()] = ranked.groupby("group").cumcount().to_numpy()
-    extra = (rank < leftover.astype(np.int64)).astype(np.int64).astype(object)
-    result: Units = (floor + extra) * quanta
-    return result
+    product = np.repeat(whole, sizes) * weight
+    row_weight = np.repeat(group_weight, sizes)
+    floor, remainder = product // row_weight, product % row_weight
+    leftover = whole - np.add.reduceat(floor, starts)
+    rank = _rank_within_groups(remainder, starts, sizes, group_weight)
+    extra = rank < np.repeat(leftover.astype(np.int64), sizes)
+    parts = floor + extra.astype(np.int64).astype(object)
+    if bool((quantum != 1).any()):
+        parts = parts * np.repeat(quantum, sizes)
+    return compact(parts)
+
+
+def _rank_within_groups(
+    remainder: npt.NDArray[np.object_],
+    starts: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.int64],
+    group_weight: npt.NDArray[np.object_],
+) -> npt.NDArray[np.int64]:
+    """Each row's place in its group by descending remainder, earlier rows first on ties."""
+    group = np.repeat(np.arange(len(starts)), sizes)
+    position = np.arange(len(remainder))
+    rank = np.empty(len(remainder), dtype=np.int64)
+    first_of_group = np.repeat(starts, sizes)
+    if max(group_weight) < 2**63:
+        # Remainders are below their group's weight, so they fit int64 here.
+        order = np.lexsort((position, -remainder.astype(np.int64), group))
+        rank[order] = position - first_of_group
+        return rank
+    order = np.array(sorted(position, key=lambda row: (group[row], -remainder[row], row)))
+    rank[order] = position - first_of_group
+    return rank
 
 
 def round_half_even_div(numerators: Units, denominators: Units) -> Units:
     """`numerators / denominators` rounded to a whole number, ties to even (denominators > 0)."""
-    quotient = numerators // denominators
-    twice_remainder = 2 * (numerators - quotient * denominators)
-    odd = np.array([bool(q % 2) for q in quotient], dtype=bool) if len(quotient) else quotient
+    numerators, denominators = as_objects(numerators), as_objects(denominators)
+    quotient, remainder = numerators // denominators, numerators % denominators
+    twice_remainder = 2 * remainder
+    odd = (quotient % 2).astype(bool)
     round_up = (twice_remainder > denominators) | ((twice_remainder == denominators) & odd)
-    result: Units = quotient + round_up.astype(np.int64).astype(object)
-    return result
+    return compact(quotient + round_up.astype(np.int64).astype(object))
 
 
 def format_units(
@@ -103,6 +248,52 @@ def format_units(
     """
     if len(units) == 0:
         return pa.array([], type=pa.string())
+    if units.dtype == np.int64 and scale + min_places <= _ARROW_MAX_SCALE:
+        text = _decimal_text(units.astype(np.int64), scale, min_places)
+    else:
+        text = _decimal_text_of_ints(units, scale, min_places)
+    if valid is not None:
+        text = pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
+    return text
+
+
+def _decimal_text(units: npt.NDArray[np.int64], scale: int, min_places: int) -> pa.Array:
+    """`format_units` of int64 units: the digits come from integer arithmetic, not text."""
+    magnitude = np.abs(units)
+    whole, fraction = np.divmod(magnitude, 10**scale)
+
+    # Digits after the point: the fraction without its trailing zeros, at least min_places.
+    trailing = np.zeros(len(units), dtype=np.int64)
+    for places in range(1, scale):
+        trailing += fraction % 10**places == 0
+    digits = np.where(fraction == 0, 0, scale - trailing)
+    significant = fraction // 10 ** (scale - digits)
+    if min_places:
+        significant = significant * 10 ** np.maximum(min_places - digits, 0)
+        digits = np.maximum(digits, min_places)
+
+    # The fraction's text with its leading zeros: the digits of 10**digits + significant less
+    # the leading 1 (a single width needs no such detour).
+    text = pa.array(whole).cast(pa.string())
+    if digits.any():
+        if (digits == digits[0]).all():
+            fraction_text = pc.utf8_lpad(
+                pa.array(significant).cast(pa.string()), width=int(digits[0]), padding="0"
+            )
+        else:
+            padded = pa.array(significant + 10**digits).cast(pa.string())
+            fraction_text = pc.utf8_slice_codeunits(padded, 1)
+        with_point = pc.binary_join_element_wise(text, fraction_text, ".")
+        text = with_point if digits.all() else pc.if_else(pa.array(digits > 0), with_point, text)
+    # A negative amount is never zero (units are whole numbers), so "-0" cannot arise.
+    negative = units < 0
+    if negative.any():
+        text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
+    return text
+
+
+def _decimal_text_of_ints(units: Units, scale: int, min_places: int) -> pa.Array:
+    """`format_units` of Python ints of any size, through their decimal text."""
     negative = pa.array(units < 0)
     magnitude = pa.array([str(abs(value)) for value in units], type=pa.string())
     if scale > 0:
@@ -111,13 +302,9 @@ def format_units(
         fraction = pc.utf8_rtrim(pc.utf8_slice_codeunits(padded, -scale), characters="0")
     else:
         whole = magnitude
-        fraction = pa.array([""] * len(units), type=pa.string())
+        fraction = pa.repeat(pa.scalar("", pa.string()), len(units))
     if min_places:
         fraction = pc.utf8_rpad(fraction, width=min_places, padding="0")
     with_point = pc.binary_join_element_wise(whole, fraction, ".")
     text = pc.if_else(pc.equal(pc.utf8_length(fraction), 0), whole, with_point)
-    # A negative amount is never zero (units are whole numbers), so "-0" cannot arise.
-    signed = pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)
-    if valid is not None:
-        signed = pc.if_else(pa.array(valid), signed, pa.scalar(None, pa.string()))
-    return signed
+    return pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from infercost_focus.core.resources import (
@@ -32,6 +32,14 @@ _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
 )
 _DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
+# Python refuses to print integers of more than 4300 digits; with at most this many digits per
+# figure, every derived one (units at the finest scale, unit prices, percentages) stays far below.
+# No real token count or dollar amount comes near it.
+MAX_DIGITS = 100
+# pandas and many finance tools hold a column of counts with gaps as binary floats: exact to 2**53.
+MAX_GPU_COUNT = 2**53
+# The last instant whose billing month has a representable end (9999-12 would end in year 10000).
+_LATEST_TIME = datetime(9999, 12, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -70,6 +78,17 @@ class _Reader:
             raise self.reject(path, f"expected a string, got {_describe(value)}")
         if required and not value:
             raise self.reject(path, "is empty")
+        return self.unicode(value, path)
+
+    def unicode(self, value: str, path: str) -> str:
+        """`value` if it can be written as UTF-8 (a lone surrogate from a `\\ud800` escape
+        cannot)."""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise self.reject(
+                path, f"holds {value[error.start]!r}, which is not a character (invalid Unicode)"
+            ) from None
         return value
 
     def count(self, value: Any, path: str) -> int:
@@ -78,6 +97,10 @@ class _Reader:
             return 0
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.reject(path, f"expected a whole number of tokens, got {_describe(value)}")
+        if abs(value) >= 10**MAX_DIGITS:
+            raise self.reject(
+                path, f"must have at most {MAX_DIGITS} digits, got {_describe(value)}"
+            )
         if value < 0:
             raise self.reject(path, f"must not be negative, got {value}")
         return value
@@ -87,6 +110,14 @@ class _Reader:
         if value is None:
             return Decimal(0)
         number = self._decimal(value, path)
+        whole_digits = max(0, number.adjusted() + 1)
+        places = max(0, -number.normalize().as_tuple().exponent)  # type: ignore[operator]
+        if whole_digits > MAX_DIGITS or places > MAX_DIGITS:
+            raise self.reject(
+                path,
+                f"must have at most {MAX_DIGITS} digits before and {MAX_DIGITS} after the "
+                f"decimal point, got {_describe(number)}",
+            )
         if not signed and number < 0:
             raise self.reject(path, f"must not be negative, got {_decimal_repr(number)}")
         return number
@@ -134,7 +165,13 @@ class _Reader:
             )
         if moment.tzinfo is None:
             raise self.reject(path, f"has no time zone: {value!r}")
-        return moment.astimezone(UTC)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:
+            raise self.reject(path, f"is out of range in UTC: {value!r}") from None
+        if moment > _LATEST_TIME:
+            raise self.reject(path, f"must not be after 9999-12-01T00:00:00Z, got {value!r}")
+        return moment
 
     def items(self, value: Any, path: str) -> list[Any]:
         if value is None:
@@ -197,6 +234,17 @@ def parse_usage_report(obj: Mapping[str, Any]) -> UsageReport | None:
             read.items(status.get("cloudComparison"), "status.cloudComparison")
         )
     )
+    cost = read.amount(status.get("estimatedCostUSD"), "status.estimatedCostUSD")
+    with localcontext() as exact:
+        # Amounts have at most MAX_DIGITS digits either side of the point: this sum is exact.
+        exact.prec = 3 * MAX_DIGITS
+        covered = sum((entry.cost for entry in by_model), Decimal(0))
+    if covered > cost:
+        raise read.reject(
+            "status.byModel",
+            f"its entries add up to {_decimal_repr(covered)} USD, more than "
+            f"status.estimatedCostUSD {_decimal_repr(cost)}; the report contradicts itself",
+        )
     return UsageReport(
         namespace=namespace,
         name=name,
@@ -208,7 +256,7 @@ def parse_usage_report(obj: Mapping[str, Any]) -> UsageReport | None:
         period_end=period_end,
         input_tokens=read.count(status.get("inputTokens"), "status.inputTokens"),
         output_tokens=read.count(status.get("outputTokens"), "status.outputTokens"),
-        cost=read.amount(status.get("estimatedCostUSD"), "status.estimatedCostUSD"),
+        cost=cost,
         by_model=by_model,
         cloud_comparison=cloud_comparison,
         last_updated=read.time(status.get("lastUpdated"), "status.lastUpdated"),
@@ -225,12 +273,18 @@ def parse_cost_profile(obj: Mapping[str, Any]) -> CostProfile:
     hardware = read.mapping(spec.get("hardware"), "spec.hardware")
     electricity = read.mapping(spec.get("electricity"), "spec.electricity")
     gpu_count = hardware.get("gpuCount")
+    if gpu_count is not None:
+        gpu_count = read.count(gpu_count, "spec.hardware.gpuCount")
+        if gpu_count > MAX_GPU_COUNT:
+            raise read.reject(
+                "spec.hardware.gpuCount", f"must be at most 2**53, got {_describe(gpu_count)}"
+            )
     assert namespace is not None and name is not None  # required=True guarantees it
     return CostProfile(
         namespace=namespace,
         name=name,
         gpu_model=read.text(hardware.get("gpuModel"), "spec.hardware.gpuModel"),
-        gpu_count=None if gpu_count is None else read.count(gpu_count, "spec.hardware.gpuCount"),
+        gpu_count=gpu_count,
         purchase_price=read.optional_amount(
             hardware.get("purchasePriceUSD"), "spec.hardware.purchasePriceUSD"
         ),
@@ -274,7 +328,41 @@ def parse_objects(objects: Iterable[Any]) -> ParsedObjects:
         except RejectedObject as reject:
             logger.warning("rejected %s", reject)
             parsed.rejects.append(reject)
+    parsed.usage_reports = _latest_states(parsed.usage_reports, parsed.warnings)
     return parsed
+
+
+def _latest_states(reports: list[UsageReport], warnings: list[str]) -> list[UsageReport]:
+    """One state per (uid, period): the same report given twice (two dumps, say) counts once.
+
+    The state with the latest `status.lastUpdated` wins, the later one in the batch on a tie, as
+    in the capture store. Reports without uid are told apart by `namespace/name`.
+    """
+    chosen: dict[tuple[str, str], tuple[int, UsageReport]] = {}
+    for position, report in enumerate(reports):
+        key = (report.uid or f"\0{report.ref}", report.period)
+        if key in chosen:
+            _, kept = chosen[key]
+            later = (report.last_updated or _NEVER) >= (kept.last_updated or _NEVER)
+            newest = report if later else kept
+            message = (
+                f"UsageReport {report.ref} period {report.period} appears more than once in the "
+                f"input (uid {report.uid!r}); only the state last updated "
+                f"{_when(newest.last_updated)} is exported"
+            )
+            logger.warning(message)
+            warnings.append(message)
+            if newest is kept:
+                continue
+        chosen[key] = (position, report)
+    return [report for _, report in sorted(chosen.values(), key=lambda item: item[0])]
+
+
+_NEVER = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def _when(moment: datetime | None) -> str:
+    return "(never)" if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _model_usage(read: _Reader, value: Any, path: str, report_namespace: str) -> ModelUsage:
@@ -293,8 +381,8 @@ def _model_usage(read: _Reader, value: Any, path: str, report_namespace: str) ->
 def _cloud_comparison(read: _Reader, value: Any, path: str) -> CloudComparison:
     entry = read.mapping(value, path, required=True)
     return CloudComparison(
-        provider=read.text(entry.get("provider"), f"{path}.provider") or "",
-        model=read.text(entry.get("model"), f"{path}.model") or "",
+        provider=read.text(entry.get("provider"), f"{path}.provider"),
+        model=read.text(entry.get("model"), f"{path}.model"),
         cloud_cost=read.amount(entry.get("estimatedCloudCostUSD"), f"{path}.estimatedCloudCostUSD"),
         savings=read.amount(entry.get("savingsUSD"), f"{path}.savingsUSD", signed=True),
     )
@@ -303,15 +391,24 @@ def _cloud_comparison(read: _Reader, value: Any, path: str) -> CloudComparison:
 def _labels(read: _Reader, value: Any) -> dict[str, str]:
     labels = read.mapping(value, "metadata.labels")
     for key, label in labels.items():
+        if not isinstance(key, str):
+            raise read.reject("metadata.labels", f"a key must be a string, got {_describe(key)}")
+        read.unicode(key, "metadata.labels")
         if not isinstance(label, str):
             raise read.reject(
                 f"metadata.labels.{key}", f"expected a string, got {_describe(label)}"
             )
+        read.unicode(label, f"metadata.labels.{key}")
     return dict(labels)
 
 
 def _describe(value: Any) -> str:
     """A short description of an unexpected value for an error message."""
+    if isinstance(value, int) and value.bit_length() > 256:
+        # NB: repr() refuses integers of more than 4300 digits; a size is all a reader needs.
+        return f"{type(value).__name__} of about {int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > 60:
+        return f"Decimal with exponent {value.adjusted()}"
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."

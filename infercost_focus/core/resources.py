@@ -33,8 +33,8 @@ class ModelUsage:
 class CloudComparison:
     """One `status.cloudComparison[]` entry: what the report's tokens would cost in a cloud."""
 
-    provider: str
-    model: str
+    provider: str | None  # None when the entry does not say
+    model: str | None
     cloud_cost: Decimal
     savings: Decimal
 

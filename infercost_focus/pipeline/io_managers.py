@@ -5,10 +5,12 @@ configured), each with `<file>.metadata.json` beside it for FOCUS frames. The ba
 directory or an fsspec URL (`s3://`, `gs://`, `az://`, `memory://`). A file is replaced whole and
 atomically: locally through a temporary file renamed over the target, on an object store through
 a single upload. The bytes depend only on the frame, so materializing a month again from the same
-captures gives the same data files.
+captures gives the same data files. Temporary files that a killed run left beside a month's file
+are removed by the next write of that file once they are an hour old.
 """
 
 import hashlib
+import os
 import re
 from typing import Any
 
@@ -19,10 +21,11 @@ from upath import UPath
 
 from infercost_focus.core.csv_writer import write_atomically
 from infercost_focus.core.layouts import LAYOUTS
+from infercost_focus.core.leftovers import TEMP_PREFIX, remove_stale_temporaries
 from infercost_focus.core.writers import FORMATS, decode, encode, metadata, metadata_name
-from infercost_focus.errors import OutputError
+from infercost_focus.errors import InferCostError, OutputError
 
-_SAFE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_SAFE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _LOCAL_PROTOCOLS = ("", "file", "local")
 
 
@@ -52,15 +55,25 @@ class FocusCsvIOManager(dg.ConfigurableIOManager):
     def file_path(
         self, asset_key: dg.AssetKey, partition_key: str | None, file_format: str = "csv"
     ) -> UPath:
-        stem = partition_key or "all"
+        stem = "all" if partition_key is None else partition_key
         parts = [*asset_key.path, f"{stem}{FORMATS[file_format]}"]
         for part in parts:
-            # NB: asset keys and partition keys come from code, but a path must never leave base.
-            if not _SAFE_PART.match(part):
+            # NB: asset keys and partition keys come from code, but a path must never leave base;
+            # fullmatch, since `$` would let a trailing newline through.
+            if not _SAFE_PART.fullmatch(part):
                 raise OutputError(f"Cannot use {part!r} in a file path below {self.base_path!r}.")
         return UPath(self.base_path).joinpath(*parts)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        try:
+            self._write_files(context, obj)
+        except InferCostError as error:
+            raise dg.Failure(
+                description=f"{error} Make {self.base_path!r} writable (free space, permissions, "
+                "or another base_path via INFERCOST_OUTPUT), then materialize the month again."
+            ) from error
+
+    def _write_files(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         partition = context.asset_partition_key if context.has_asset_partitions else None
         layout = _layout_of(obj)
         written: dict[str, Any] = {}
@@ -114,6 +127,7 @@ def _is_dict_type(context: dg.InputContext) -> bool:
 
 def _write(path: UPath, content: bytes) -> None:
     if path.protocol in _LOCAL_PROTOCOLS:
+        remove_stale_temporaries(os.path.dirname(path.path), f"{TEMP_PREFIX}{path.name}-")
         write_atomically(path.path, content)
         return
     try:

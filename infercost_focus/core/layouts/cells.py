@@ -1,7 +1,19 @@
-"""Cells that both layouts share, computed once per column from the charges frame."""
+"""Cells that both layouts share, computed once per column from the charges.
+
+Most cells are the same for every row of a report (its name, period, CostProfile, cloud
+comparison): they are written once per report and repeated to the report's rows with one Arrow
+`take`. Row text (the row's namespace, the model) is written once per distinct value.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -9,57 +21,86 @@ import pyarrow.compute as pc
 from infercost_focus.core import money, text
 from infercost_focus.core.charges import PERCENT_PLACES, Charges
 from infercost_focus.core.jsonio import decimal_text
+from infercost_focus.core.money import Units
+
+# Columns of the charges that differ between rows of a report; all others are the report's.
+_ROW_TEXT = ("namespace", "model")
 
 
 class Cells:
-    """Lazily shared column values of one charges frame (text arrays, nulls where no value)."""
+    """Lazily shared column values of one batch of charges (text arrays, nulls where no value)."""
 
     def __init__(self, charges: Charges, *, min_places: int = 0) -> None:
         self.charges = charges
-        self.frame = charges.frame
-        self.rows = len(charges.frame)
+        self.table = charges.rows
+        self.reports = charges.reports
+        self.rows = len(charges.rows)
         self.min_places = min_places  # the conformant layout writes `18500000.0`, never `18500000`
-        self.model_row = self.frame["model"].notna().to_numpy()
-        self.input_tokens = self.frame["input_tokens"].to_numpy(dtype=object)
-        self.output_tokens = self.frame["output_tokens"].to_numpy(dtype=object)
-        self.tokens = self.input_tokens + self.output_tokens
-        self.has_cloud = self.frame["has_cloud"].to_numpy(dtype=bool)
+        self.model_row = self.table.model >= 0
+        self.input_tokens = self.table.input_tokens
+        self.output_tokens = self.table.output_tokens
+        self.tokens = money.add(self.input_tokens, self.output_tokens)
+        self.has_cloud = self.table.has_cloud
+        self._report_of_row = pa.array(self.table.report)
+        self._strings: dict[str, pa.Array] = {}
 
-    def money(self, column: str, *, valid: object = None) -> pa.Array:
+    def per_row(self, per_report: pa.Array) -> pa.Array:
+        """Cells written once per report, repeated to each row of the report."""
+        return per_report.take(self._report_of_row)
+
+    def report_values(self, column: str) -> Sequence[Any]:
+        """A report-level column of the charges, one value per report."""
+        values: Sequence[Any] = getattr(self.reports, column)
+        return values
+
+    def money(self, column: str, *, valid: npt.NDArray[np.bool_] | None = None) -> pa.Array:
         return money.format_units(
-            self.frame[column].to_numpy(dtype=object),
-            self.charges.scale,
-            valid=valid,  # type: ignore[arg-type]
-            min_places=self.min_places,
+            getattr(self.table, column), self.charges.scale, valid=valid, min_places=self.min_places
         )
 
-    def count(self, values: object, *, places: int = 0) -> pa.Array:
-        return money.format_units(values, places, min_places=self.min_places)  # type: ignore[arg-type]
+    def count(self, values: Units, *, places: int = 0) -> pa.Array:
+        return money.format_units(values, places, min_places=self.min_places)
 
     def time(self, column: str) -> pa.Array:
-        return text.times(self.frame[column])
+        return text.times(getattr(self.table, column))
 
     def strings(self, column: str) -> pa.Array:
-        return text.strings(self.frame[column])
+        """A text column of the charges, row-level or report-level, null where it has none."""
+        if column not in self._strings:
+            if column in _ROW_TEXT:
+                self._strings[column] = self._coded(
+                    column, pa.array(self._distinct(column), pa.string())
+                )
+            else:
+                per_report = pa.array(self.report_values(column), type=pa.string())
+                self._strings[column] = self.per_row(per_report)
+        return self._strings[column]
 
     def decimal_strings(self, column: str) -> pa.Array:
         places = self.min_places
+        written: dict[Decimal, str] = {}
 
-        def written(value: object) -> str | None:
-            if _missing(value):
-                return None
-            digits = decimal_text(value)  # type: ignore[arg-type]
-            if places and "." not in digits:
-                digits += "." + "0" * places
-            return digits
+        def digits(value: Decimal) -> str:
+            if value not in written:
+                text = decimal_text(value)
+                written[value] = text + "." + "0" * places if places and "." not in text else text
+            return written[value]
 
-        return text.strings(self.frame[column].map(written))
+        values = self.report_values(column)
+        per_report = [None if value is None else digits(value) for value in values]
+        return self.per_row(pa.array(per_report, type=pa.string()))
 
     def integer_strings(self, column: str) -> pa.Array:
-        values = self.frame[column].map(lambda value: None if _missing(value) else str(int(value)))
-        return text.strings(values)
+        values = self.report_values(column)
+        per_report = [None if value is None else str(int(value)) for value in values]
+        return self.per_row(pa.array(per_report, type=pa.string()))
 
     def report_ref(self, namespace_column: str = "namespace") -> pa.Array:
+        if namespace_column == "report_namespace":
+            per_report = pc.binary_join_element_wise(
+                self._report_strings("report_namespace"), self._report_strings("report_name"), "/"
+            )
+            return self.per_row(per_report)
         return pc.binary_join_element_wise(
             self.strings(namespace_column), self.strings("report_name"), "/"
         )
@@ -78,20 +119,25 @@ class Cells:
 
         Written without commas so that comma-splitting tools keep their column positions.
         """
-        subject = pc.if_else(
-            self.model_row,
-            pc.binary_join_element_wise("by ", self.strings("model"), ""),
-            pa.scalar("without model breakdown"),
+        models = pa.array(self._distinct("model"), type=pa.string())
+        subject = self._coded(
+            "model", pc.binary_join_element_wise("by ", models, ""), "without model breakdown"
+        )
+        report = pc.binary_join_element_wise(
+            "for UsageReport",
+            pc.binary_join_element_wise(
+                self._report_strings("report_namespace"), self._report_strings("report_name"), "/"
+            ),
+            "in period",
+            self._report_strings("period"),
+            " ",
         )
         return pc.binary_join_element_wise(
             "Inference of",
             money.format_units(self.tokens, 0),
             "tokens",
             subject,
-            "for UsageReport",
-            self.report_ref("report_namespace"),
-            "in period",
-            self.strings("period"),
+            self.per_row(report),
             " ",
         )
 
@@ -103,17 +149,90 @@ class Cells:
 
     def savings_percent(self) -> pa.Array:
         return money.format_units(
-            self.frame["savings_percent"].to_numpy(dtype=object),
+            self.table.savings_percent,
             PERCENT_PLACES,
-            valid=self.frame["has_savings_percent"].to_numpy(dtype=bool),
+            valid=self.table.has_savings_percent,
             min_places=self.min_places,
         )
 
+    def json_object(
+        self,
+        members: Sequence[tuple[str, str]],
+        extra: Sequence[tuple[str, str]] = (),
+        fragments: Sequence[str] | None = None,
+    ) -> pa.Array:
+        """JSON objects of (key, column) members, then `extra` (key, value) and `fragments`.
+
+        A member without value leaves its key out; `fragments` are ready-made members
+        (`"k":"v"`), one string per report. Members of report-level columns are written once per
+        report, so only row-level ones (the model) are joined row by row.
+        """
+        # Consecutive report-level members make one segment, written once per report; a row-level
+        # member (the model) makes its own, written once per distinct value.
+        segments: list[tuple[str | None, pa.Array]] = []
+        pending: list[tuple[str, pa.Array]] = []
+        for key, column in members:
+            if column in _ROW_TEXT:
+                if pending:
+                    segments.append((None, text.json_members(pending)))
+                    pending = []
+                literals = text.json_strings(self._distinct(column))
+                segments.append((column, text.json_members([(key, literals)])))
+            else:
+                pending.append((key, text.json_strings(self.report_values(column))))
+        reports = len(self.reports.report_name)
+        for key, value in extra:
+            pending.append((key, text.constant(json.dumps(value, ensure_ascii=False), reports)))
+        tail = None if fragments is None else pa.array(fragments, type=pa.string())
+        if pending or tail is not None:
+            segments.append((None, text.json_members(pending, tail)))
+
+        # When every object has a first member (a report's name, say), each later segment can
+        # bring its own comma and the braces ride on the first and last: one join per row.
+        if segments[0][0] is None and segments[0][1].null_count == 0:
+            last = len(segments) - 1
+            pieces = []
+            for position, (level, bodies) in enumerate(segments):
+                opened = pc.binary_join_element_wise("{" if position == 0 else ",", bodies, "")
+                piece = pc.fill_null(opened, "")
+                if position == last:
+                    piece = pc.binary_join_element_wise(piece, "}", "")
+                pieces.append(self._spread(level, piece, default=""))
+            return pieces[0] if len(pieces) == 1 else pc.binary_join_element_wise(*pieces, "")
+        parts = [self._spread(level, bodies) for level, bodies in segments]
+        body = pc.fill_null(text.join_present(parts, ","), "")
+        return pc.binary_join_element_wise("{", body, "}", "")
+
     def json_member(self, column: str) -> pa.Array:
-        return text.json_strings(self.frame[column])
+        """Each row's value of `column` as a JSON literal (null where it has none)."""
+        if column in _ROW_TEXT:
+            return self._coded(column, text.json_strings(self._distinct(column)))
+        return self.per_row(text.json_strings(self.report_values(column)))
 
     def constant(self, value: str | None) -> pa.Array:
         return text.constant(value, self.rows)
+
+    def _report_strings(self, column: str) -> pa.Array:
+        return pa.array(self.report_values(column), type=pa.string())
+
+    def _distinct(self, column: str) -> list[str]:
+        distinct: list[str] = getattr(self.table, f"{column}s")
+        return distinct
+
+    def _coded(self, column: str, per_value: pa.Array, default: str | None = None) -> pa.Array:
+        """A row-level text column from its distinct values' cells; code -1 gets `default`."""
+        codes = getattr(self.table, column)
+        if default is None:
+            return per_value.take(pa.array(codes, mask=codes < 0))
+        with_default = pa.concat_arrays([per_value, pa.array([default], type=pa.string())])
+        return with_default.take(pa.array(np.where(codes < 0, len(per_value), codes)))
+
+    def _spread(self, column: str | None, values: pa.Array, default: str | None = None) -> pa.Array:
+        """Values per report (`column` None) or per distinct value of a row-level column, as
+        cells of every row; a row without a value of that column gets `default`."""
+        if column is None:
+            return self.per_row(values)
+        return self._coded(column, values, default)
 
 
 def finish(
@@ -133,7 +252,3 @@ def finish(
     }
     frame: pd.DataFrame = pa.table(arrays).to_pandas(types_mapper=pd.ArrowDtype)
     return frame
-
-
-def _missing(value: object) -> bool:
-    return value is None or value != value  # None or NaN

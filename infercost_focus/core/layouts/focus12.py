@@ -22,8 +22,9 @@ from infercost_focus.core.layouts.spec import Column, Layout, RenderOptions, foc
 NAME = "focus-1.2"
 TAG_PREFIX = "infercost.io/"
 TOKENS_PER_PRICING_UNIT = 1_000_000
-# Unit prices (USD per million tokens) are exact to this many more places than the costs.
-UNIT_PRICE_EXTRA_PLACES = 10
+# Unit prices (USD per million tokens) carry this many places, plus one per digit of the largest
+# PricingQuantity, so that price times quantity gives the cost far within FOCUS's 1e-9.
+UNIT_PRICE_PLACES = 12
 
 
 # Every column FOCUS 1.2 defines for Cost and Usage datasets; any other column is a custom one.
@@ -235,16 +236,20 @@ def _unit_price(cells: Cells) -> pa.Array:
 
     Rows without tokens have a price only when they cost nothing (0); otherwise no price exists.
     """
-    scale = cells.charges.scale + UNIT_PRICE_EXTRA_PLACES
-    cost = cells.frame["cost"].to_numpy(dtype=object)
+    cost = cells.table.cost
     tokens = cells.tokens
+    # Price times PricingQuantity must give the cost to 1e-9: the larger the quantity, the more
+    # places the price needs (one more per digit of the largest quantity).
+    largest = int(tokens.max()) // TOKENS_PER_PRICING_UNIT if len(tokens) else 0
+    scale = UNIT_PRICE_PLACES + (len(str(largest)) if largest else 0)
+    shift = scale - cells.charges.scale
     has_tokens = tokens > 0
-    safe_tokens = np.where(has_tokens, tokens, 1).astype(object)
-    numerator = cost * TOKENS_PER_PRICING_UNIT * 10**UNIT_PRICE_EXTRA_PLACES
+    safe_tokens = money.as_objects(np.where(has_tokens, tokens, 1)) * 10 ** max(0, -shift)
+    numerator = money.as_objects(cost) * (TOKENS_PER_PRICING_UNIT * 10 ** max(0, shift))
     price = money.round_half_even_div(numerator, safe_tokens)
     valid = has_tokens | (cost == 0)
     return money.format_units(
-        np.where(has_tokens, price, 0).astype(object), scale, valid=valid, min_places=1
+        money.compact(np.where(has_tokens, price, 0)), scale, valid=valid, min_places=1
     )
 
 
@@ -262,42 +267,44 @@ def _sku_price_id(cells: Cells) -> pa.Array:
 
 def _sku_price_details(cells: Cells) -> pa.Array:
     """A JSON object of the price point: FOCUS's `GpuCount`, then `x_` keys of InferCost's."""
-    frame = cells.frame
-    gpu_count = frame["gpu_count"].map(lambda v: None if v is None or v != v else str(int(v)))
+    reports = cells.reports
+    gpu_count = [None if count is None else str(int(count)) for count in reports.gpu_count]
     members = [
-        ("GpuCount", text.strings(gpu_count)),
-        ("x_GpuModel", cells.json_member("gpu_model")),
-        ("x_CostProfile", cells.json_member("cost_profile_ref")),
+        ("GpuCount", pa.array(gpu_count, type=pa.string())),
+        ("x_GpuModel", text.json_strings(reports.gpu_model)),
+        ("x_CostProfile", text.json_strings(reports.cost_profile_ref)),
     ]
-    details = text.json_objects(members)
-    empty = pc.equal(details, "{}")
+    # A price point without any of them has no details (null, as for a row without model).
+    body = cells.per_row(text.json_members(members))
+    details = pc.binary_join_element_wise("{", body, "}", "")
     no_sku = pc.invert(pa.array(cells.model_row))
-    return pc.if_else(pc.or_(empty, no_sku), pa.scalar(None, pa.string()), details)
+    return pc.if_else(no_sku, pa.scalar(None, pa.string()), details)
 
 
 def _tags(cells: Cells, options: RenderOptions) -> pa.Array:
     """Provider tags under `infercost.io/`, then the report's own Kubernetes labels unchanged."""
     members = [
-        (f"{TAG_PREFIX}report", cells.json_member("report_name")),
-        (f"{TAG_PREFIX}report-namespace", cells.json_member("report_namespace")),
-        (f"{TAG_PREFIX}period", cells.json_member("period")),
-        (f"{TAG_PREFIX}schedule", cells.json_member("schedule")),
-        (f"{TAG_PREFIX}model", cells.json_member("model")),
-        (f"{TAG_PREFIX}gpu-model", cells.json_member("gpu_model")),
-        (f"{TAG_PREFIX}cost-profile", cells.json_member("cost_profile_ref")),
+        (f"{TAG_PREFIX}report", "report_name"),
+        (f"{TAG_PREFIX}report-namespace", "report_namespace"),
+        (f"{TAG_PREFIX}period", "period"),
+        (f"{TAG_PREFIX}schedule", "schedule"),
+        (f"{TAG_PREFIX}model", "model"),
+        (f"{TAG_PREFIX}gpu-model", "gpu_model"),
+        (f"{TAG_PREFIX}cost-profile", "cost_profile_ref"),
     ]
-    for key, value in sorted(options.extra_tags.items()):
-        members.append((key, text.json_strings(pd.Series([value] * cells.rows, dtype=object))))
-    taken = {key for key, _ in members}
+    extra = sorted(options.extra_tags.items())
+    taken = {key for key, _ in [*members, *extra]}
 
     # Labels differ per report, not per row: each report's fragment is written once.
-    fragments: dict[int, str] = {}
-    for index, labels in zip(cells.frame["report_index"], cells.frame["labels"], strict=True):
-        if index not in fragments:
-            kept = {k: v for k, v in sorted((labels or {}).items()) if k not in taken}
-            fragments[index] = json.dumps(kept, ensure_ascii=False, separators=(",", ":"))[1:-1]
-    label_members = text.strings(cells.frame["report_index"].map(fragments))
-    return text.json_objects(members, label_members)
+    fragments = [
+        json.dumps(
+            {k: v for k, v in sorted(labels.items()) if k not in taken},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )[1:-1]
+        for labels in cells.reports.labels
+    ]
+    return cells.json_object(members, extra, fragments)
 
 
 LAYOUT = Layout(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
-from infercost_focus.core import text
 from infercost_focus.core.charges import Charges
 from infercost_focus.core.layouts.cells import Cells, finish
 from infercost_focus.core.layouts.spec import Column, Layout, RenderOptions, focus_roles
@@ -123,17 +122,15 @@ def _tags(cells: Cells, options: RenderOptions) -> pa.Array:
     """Tags as a JSON object: the report (name, namespace, period), schedule, model, gpuModel,
     costProfile, plus extra tags."""
     members = [
-        ("report", cells.json_member("report_name")),
-        ("reportNamespace", cells.json_member("report_namespace")),
-        ("period", cells.json_member("period")),
-        ("schedule", cells.json_member("schedule")),
-        ("model", cells.json_member("model")),
-        ("gpuModel", cells.json_member("gpu_model")),
-        ("costProfile", cells.json_member("cost_profile_ref")),
+        ("report", "report_name"),
+        ("reportNamespace", "report_namespace"),
+        ("period", "period"),
+        ("schedule", "schedule"),
+        ("model", "model"),
+        ("gpuModel", "gpu_model"),
+        ("costProfile", "cost_profile_ref"),
     ]
-    for key, value in sorted(options.extra_tags.items()):
-        members.append((key, text.json_strings(pd.Series([value] * cells.rows, dtype=object))))
-    return text.json_objects(members)
+    return cells.json_object(members, sorted(options.extra_tags.items()))
 
 
 LAYOUT = Layout(

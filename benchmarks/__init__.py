@@ -1,0 +1,1 @@
+"""Measurements of the project at organisation scale (not tests); see README, Performance."""
