@@ -38,6 +38,8 @@ from infercost_focus.captures._format import (
 )
 from infercost_focus.captures._layout import month_bounds, new_capture_path
 from infercost_focus.captures._storage import Storage, open_storage
+from infercost_focus.core import writers
+from infercost_focus.core.export import export_focus
 from infercost_focus.core.jsonio import loads_exact
 
 PROFILES = 8
@@ -141,13 +143,21 @@ class SyntheticReport:
         period, start = self._period(updated)
         hours = (updated - start).total_seconds() / 3600
         stamp = {k: v.strftime("%Y-%m-%dT%H:%M:%SZ") for k, v in (("s", start), ("u", updated))}
+        # Per model: the hours so far times a model weight; the totals are the sums, as the
+        # controller reports them (a breakdown never claims more than its report).
+        weights = range(1, len(self.models) + 1)
+        inputs = [int(hours * 9_100 * weight) for weight in weights]
+        outputs = [int(hours * 2_300 * weight) for weight in weights]
+        micros = [int(hours * self.rate * weight * 1_000_000) for weight in weights]
         breakdown = ",".join(
-            f'{{"model":"{model}","inputTokens":{int(hours * 91_000 * (i + 1))},'
-            f'"outputTokens":{int(hours * 23_000 * (i + 1))},'
-            f'"gpuHours":{hours * (i + 1) / 7:.6f},"cost":{hours * self.rate * (i + 1):.6f},'
-            f'"requests":{int(hours * 410 * (i + 1))}}}'
-            for i, model in enumerate(self.models)
+            f'{{"model":"{model}","inputTokens":{tokens_in},"outputTokens":{tokens_out},'
+            f'"gpuHours":{hours * weight / 7:.6f},"estimatedCostUSD":{_dollars(cost)},'
+            f'"requests":{int(hours * 41 * weight)}}}'
+            for model, weight, tokens_in, tokens_out, cost in zip(
+                self.models, weights, inputs, outputs, micros, strict=True
+            )
         )
+        total = sum(micros)
         text = (
             '{"apiVersion":"finops.infercost.ai/v1alpha1","kind":"UsageReport",'
             f'"metadata":{{"namespace":"team-{self.number % PROFILES}",'
@@ -157,8 +167,8 @@ class SyntheticReport:
             f'"spec":{{"costProfileRef":"gpu-pool","schedule":"{self.kind}"}},'
             f'"status":{{"period":"{period}","periodStart":"{stamp["s"]}",'
             f'"periodEnd":"{stamp["u"]}","lastUpdated":"{stamp["u"]}",'
-            f'"totalCost":{hours * self.rate * 40:.6f},"currency":"USD",'
-            f'"inputTokens":{int(hours * 2_300_000)},"outputTokens":{int(hours * 610_000)},'
+            f'"estimatedCostUSD":{_dollars(total)},'
+            f'"inputTokens":{sum(inputs)},"outputTokens":{sum(outputs)},'
             f'"byModel":[{breakdown}]}}}}'
         )
         entry = IndexEntry(
@@ -186,13 +196,25 @@ class SyntheticReport:
         return f"{day:%Y-%m}", day.replace(day=1)
 
 
+def _dollars(micros: int) -> str:
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
 def profile_text(number: int) -> str:
     return json.dumps(
         {
             "apiVersion": "finops.infercost.ai/v1alpha1",
             "kind": "CostProfile",
             "metadata": {"namespace": f"team-{number}", "name": "gpu-pool", "uid": f"p-{number}"},
-            "spec": {"gpuType": "H100", "hourlyRate": "2.49", "gpuCount": 8},
+            "spec": {
+                "hardware": {
+                    "gpuModel": "NVIDIA H100 80GB HBM3",
+                    "gpuCount": 8,
+                    "purchasePriceUSD": 320000,
+                    "amortizationYears": 4,
+                },
+                "electricity": {"ratePerKWh": "0.12", "pueFactor": "1.3"},
+            },
         },
         separators=(",", ":"),
     )
@@ -211,16 +233,27 @@ def time_one_write(args: argparse.Namespace) -> None:
 
 
 def measure(root: Path, month: str) -> None:
+    """The month as the monthly asset builds it: latest states, the export, the CSV bytes."""
     store = CaptureStore(root)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.monotonic()
     states = store.month_states(month)
+    read = time.monotonic()
+    read_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = export_focus([*states.usage_reports, *states.cost_profiles], billing_month=month)
+    content = writers.encode(result.frame, "infercost", "csv")
     seconds = time.monotonic() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if result.rejects:
+        raise SystemExit(f"the synthetic store has rejected objects: {result.rejects[:3]}")
     print(
-        f"month_states({month!r}): {seconds:.1f} s, peak RSS {peak / 1024:.0f} MiB "
+        f"month_states({month!r}): {read - began:.1f} s, peak RSS {read_peak / 1024:.0f} MiB "
         f"(after imports {before / 1024:.0f} MiB); {states.captures_read} capture files read, "
         f"{len(states.usage_reports)} UsageReport states, {len(states.cost_profiles)} CostProfiles"
+    )
+    print(
+        f"month built: {seconds:.1f} s, peak RSS {peak / 1024:.0f} MiB; "
+        f"{len(result.frame)} rows, {len(content)} bytes of CSV"
     )
 
 

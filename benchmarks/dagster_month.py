@@ -30,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import generator
-from benchmarks.measure import peak_rss
+from benchmarks.measure import peak_rss, resident
 
-_STEP_DONE = re.compile(r'Finished execution of step "(\w+)" in ([\d.]+)(ms|s|m)\b')
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0}
+# Dagster logs a step's duration as "950ms", "21.7s", "4m12s" or "1h2m".
+_STEP_DONE = re.compile(r'Finished execution of step "(\w+)" in ((?:[\d.]+(?:ms|s|m|h))+)')
+_DURATION_PART = re.compile(r"([\d.]+)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def fill_store(root: Path, rows: int, month: str) -> dict[str, Any]:
@@ -83,9 +85,7 @@ def run_dagster(folder: Path, month: str) -> dict[str, Any]:
     output = log.read_text(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"dagster asset materialize failed; its output:\n{output[-3000:]}")
-    steps = {
-        name: float(value) * _UNIT_SECONDS[unit] for name, value, unit in _STEP_DONE.findall(output)
-    }
+    steps = {name: _seconds(duration) for name, duration in _STEP_DONE.findall(output)}
     written = folder / "output" / "focus_monthly" / f"{month}.csv"
     return {
         "seconds": seconds,
@@ -96,13 +96,19 @@ def run_dagster(folder: Path, month: str) -> dict[str, Any]:
     }
 
 
+def _seconds(duration: str) -> float:
+    return sum(
+        float(value) * _UNIT_SECONDS[unit] for value, unit in _DURATION_PART.findall(duration)
+    )
+
+
 def core_from_captures(store: Path, month: str) -> dict[str, Any]:
     """The same month without Dagster: read the captures, export, encode (run in a child)."""
     from infercost_focus.captures import CaptureStore
     from infercost_focus.core import writers
     from infercost_focus.core.export import export_focus
 
-    after_imports = peak_rss()
+    after_imports = resident()
     began = time.perf_counter()
     states = CaptureStore(store).month_states(month)
     read = time.perf_counter()

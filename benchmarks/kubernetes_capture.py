@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import generator
-from benchmarks.measure import peak_rss
+from benchmarks.measure import peak_rss, resident
 from infercost_focus.core.jsonio import dumps_exact
 
 
@@ -105,7 +105,7 @@ def measure(kubeconfig: Path, store: Path, page_size: int) -> dict[str, Any]:
     from infercost_focus.sources.kubernetes import connect
 
     logging.basicConfig(level=logging.WARNING)
-    after_imports = peak_rss()
+    after_imports = resident()
     began = time.perf_counter()
     with connect(str(kubeconfig), page_size=page_size) as client:
         listed = client.fetch()

@@ -64,6 +64,12 @@ def objects(args: argparse.Namespace) -> list[dict[str, Any]]:
     return loaded
 
 
+def resident() -> int:
+    """The process's resident memory now, in bytes (not its peak)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * resource.getpagesize()
+
+
 def export(args: argparse.Namespace) -> dict[str, Any]:
     """The project's path: `export_focus` for one billing month, then `writers.encode`."""
     data = objects(args)

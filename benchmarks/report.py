@@ -18,6 +18,9 @@ def markdown(results: dict[str, Any]) -> str:
     parts = [_machine(results["machine"])]
     if results["sizes"]:
         parts.append(_transform(results["sizes"]))
+        parts += [
+            _phases(size, m["phases"]) for size, m in results["sizes"].items() if "phases" in m
+        ]
     if "captures" in results:
         parts.append(_captures(results["captures"]))
     if "kubernetes" in results:
@@ -131,20 +134,44 @@ def _mib(value: float) -> str:
     return f"{value / MIB:,.0f} MiB"
 
 
+def _phases(size: str, phases: list[dict[str, Any]]) -> str:
+    lines = [
+        f"#### Where the time goes ({int(size):,} rows, InferCost layout, CSV)",
+        "",
+        "One process, phase by phase (`benchmarks/phases.py`): the export, then what the Dagster "
+        "asset `focus_monthly` adds around it. System time and minor page faults measure the "
+        "fresh memory each phase touches.",
+        "",
+        "| phase | seconds | user | system | page faults |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for phase in phases:
+        lines.append(
+            f"| {phase['phase']} | {phase['seconds']:.1f} | {phase['user']:.1f} | "
+            f"{phase['system']:.1f} | {phase['page_faults']:,} |"
+        )
+    return "\n".join(lines)
+
+
 def _captures(captures: dict[str, Any]) -> str:
     return "\n".join(
         [
             "#### A month from the capture store (`benchmarks/capture_store_month.py`)",
             "",
             "2,000 UsageReports (15 models each) captured every 15 minutes over the month and a "
-            "day either side; `CaptureStore.month_states` in a fresh process.",
+            "day either side, read cold in a fresh process: `CaptureStore.month_states` picks "
+            "each report period's latest state, then `export_focus` and `writers.encode` make "
+            "the month's CSV, as the monthly asset does.",
             "",
             "| what | seconds | peak RSS | after imports |",
             "|---|---:|---:|---:|",
-            f"| month_states: {captures['captures_read']} captures read, "
-            f"{captures['states']} UsageReport states | {captures['seconds']:.1f} | "
-            f"{_mib(captures['peak_rss'])} | {_mib(captures['rss_after_imports'])} |",
-            f"| one capture of {captures['write_reports']} reports "
+            f"| month_states: {captures['captures_read']:,} captures read, "
+            f"{captures['states']:,} UsageReport states | {captures['read_seconds']:.1f} | "
+            f"{_mib(captures['read_peak_rss'])} | {_mib(captures['rss_after_imports'])} |",
+            f"| the whole month: states, export, CSV ({captures['rows']:,} rows) | "
+            f"{captures['seconds']:.1f} | {_mib(captures['peak_rss'])} | "
+            f"{_mib(captures['rss_after_imports'])} |",
+            f"| one capture of {captures['write_reports']:,} reports "
             f"({captures['write_mib']:.1f} MiB file) | {captures['write_seconds']:.2f} | — | — |",
         ]
     )

@@ -39,6 +39,7 @@ _MONTH_STATES = re.compile(
     r"month_states\('[\d-]+'\): ([\d.]+) s, peak RSS (\d+) MiB \(after imports (\d+) MiB\); "
     r"(\d+) capture files read, (\d+) UsageReport states"
 )
+_MONTH_BUILT = re.compile(r"month built: ([\d.]+) s, peak RSS (\d+) MiB; (\d+) rows, (\d+) bytes")
 _ONE_WRITE = re.compile(r"one capture of (\d+) reports: write ([\d.]+) s, ([\d.]+) MiB")
 
 
@@ -53,6 +54,7 @@ class Settings:
     month: str
     scratch: Path
     warm_gib: int
+    phases_rows: int = 1_000_000
     large_layouts: tuple[str, ...] = LAYOUTS
     capture_store: Path | None = None
     log: list[str] = field(default_factory=list)
@@ -74,6 +76,7 @@ def main() -> None:
     parser.add_argument("--skip", default="", help=f"parts to leave out: {', '.join(PARTS)}")
     parser.add_argument("--baseline-max-rows", type=int, default=1_000_000)
     parser.add_argument("--dagster-max-rows", type=int, default=1_000_000)
+    parser.add_argument("--phases-rows", type=int, default=1_000_000, help="size of the profile")
     parser.add_argument("--large-layouts", default="infercost", help="layouts above 1M rows")
     parser.add_argument(
         "--capture-store", type=Path, help="build the capture store here, or reuse it"
@@ -96,6 +99,7 @@ def main() -> None:
             warm_gib=args.warm_gib,
             large_layouts=tuple(layout.strip() for layout in args.large_layouts.split(",")),
             capture_store=args.capture_store,
+            phases_rows=args.phases_rows,
         )
         results = run_all(settings)
     if args.json is not None:
@@ -189,6 +193,9 @@ def transform(settings: Settings, rows: int) -> dict[str, Any]:
         measured["baseline"] = repeated(
             settings, f"{rows} rows: per-row baseline", runs, ("baseline", *common)
         )
+    if rows == settings.phases_rows:
+        settings.say(f"{rows} rows: where the time goes, phase by phase")
+        measured["phases"] = child(settings, *common, module="benchmarks.phases")
     data.unlink()
     return measured
 
@@ -215,8 +222,9 @@ def repeated(
     return summary
 
 
-def child(settings: Settings, *arguments: str) -> dict[str, Any]:
-    command = [sys.executable, "-m", "benchmarks.measure", *arguments]
+def child(settings: Settings, *arguments: str, module: str = "benchmarks.measure") -> Any:
+    """The JSON that one measurement in a fresh process prints last."""
+    command = [sys.executable, "-m", module, *arguments]
     completed = subprocess.run(command, check=True, capture_output=True, text=True)
     lines = completed.stdout.strip().splitlines()
     return json.loads(lines[-1]) if lines else {}
@@ -232,13 +240,18 @@ def capture_store_month(settings: Settings) -> dict[str, Any]:
         command = [sys.executable, str(script), "--month", settings.month, "--keep", str(store)]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         states = _MONTH_STATES.search(output)
+        built = _MONTH_BUILT.search(output)
         write = _ONE_WRITE.search(output)
-        if states is None or write is None:
+        if states is None or built is None or write is None:
             raise RuntimeError(f"capture_store_month.py printed what this cannot read:\n{output}")
         runs.append(
             {
-                "seconds": float(states[1]),
-                "peak_rss": int(states[2]) * 2**20,
+                "seconds": float(built[1]),
+                "peak_rss": int(built[2]) * 2**20,
+                "rows": int(built[3]),
+                "csv_bytes": int(built[4]),
+                "read_seconds": float(states[1]),
+                "read_peak_rss": int(states[2]) * 2**20,
                 "rss_after_imports": int(states[3]) * 2**20,
                 "captures_read": int(states[4]),
                 "states": int(states[5]),
@@ -249,7 +262,7 @@ def capture_store_month(settings: Settings) -> dict[str, Any]:
             }
         )
     summary: dict[str, Any] = dict(runs[-1])
-    for key in ("seconds", "peak_rss", "write_seconds"):
+    for key in ("seconds", "peak_rss", "read_seconds", "read_peak_rss", "write_seconds"):
         summary[key] = statistics.median(float(run[key]) for run in runs)
     summary["runs"] = [run["seconds"] for run in runs]
     return summary
