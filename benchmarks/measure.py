@@ -1,9 +1,9 @@
 """One measurement in this process: `benchmarks.run` starts a fresh one per measurement.
 
 The process builds its input first (synthetic objects from `generator`, or a saved table), then
-times one operation and prints one JSON line: wall seconds, peak resident memory of the whole
-process (`ru_maxrss`, so the input counts), the high-water mark after the input was built, and the
-output's size and SHA-256.
+times one operation, which ends with the file written to disk (`--out`, or a temporary file), and
+prints one JSON line: wall seconds, peak resident memory of the whole process (`ru_maxrss`, so the
+input counts), the high-water mark after the input was built, and the file's size and SHA-256.
 
     python -m benchmarks.measure export --rows 100000 --layout infercost --format csv
     python -m benchmarks.measure baseline --rows 100000
@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import gc
 import gzip
-import hashlib
 import io
 import json
 import logging
 import pickle
 import resource
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from benchmarks import baseline_per_row, generator
 from infercost_focus.core import writers
+from infercost_focus.core.csv_writer import Written, write_atomically
 from infercost_focus.core.export import export_focus
 
 
@@ -76,9 +77,9 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
     input_rss = peak_rss()
     began = time.perf_counter()
     result = export_focus(data, billing_month=args.month, layout_name=args.layout)
-    content = writers.encode(result.frame, args.layout, args.format)
+    written = write_atomically(args.out, writers.pieces(result.frame, args.layout, args.format))
     seconds = time.perf_counter() - began
-    measured = _result(seconds, len(result.frame), input_rss, content)
+    measured = _result(seconds, len(result.frame), input_rss, written)
     if args.save_table is not None:
         # The floor's input: the frame as Arrow text columns, saved after the measurement.
         table = pa.Table.from_pandas(result.frame, preserve_index=False)
@@ -99,8 +100,9 @@ def baseline(args: argparse.Namespace) -> dict[str, Any]:
     rows = baseline_per_row.month_rows(data, args.month)
     rows_seconds = time.perf_counter() - began
     content = baseline_per_row.csv_bytes(rows)
+    written = write_atomically(args.out, content)
     seconds = time.perf_counter() - began
-    measured = _result(seconds, len(rows), input_rss, content)
+    measured = _result(seconds, len(rows), input_rss, written)
 
     # The same rows in the other formats, each timed on its own and added to the rows' time.
     began = time.perf_counter()
@@ -129,18 +131,19 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
         content = sink.getvalue()
         if args.format == "csv.gz":
             content = gzip.compress(content, compresslevel=6, mtime=0)
+    written = write_atomically(args.out, content)
     seconds = time.perf_counter() - began
-    return _result(seconds, table.num_rows, input_rss, content)
+    return _result(seconds, table.num_rows, input_rss, written)
 
 
-def _result(seconds: float, rows: int, input_rss: int, content: bytes) -> dict[str, Any]:
+def _result(seconds: float, rows: int, input_rss: int, written: Written) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "rows": rows,
         "peak_rss": peak_rss(),
         "input_rss": input_rss,
-        "bytes": len(content),
-        "sha256": hashlib.sha256(content).hexdigest(),
+        "bytes": written.size,
+        "sha256": written.sha256,
     }
 
 
@@ -155,13 +158,17 @@ def main() -> None:
     parser.add_argument("--save-table", type=Path, help="export: save the table for the floor")
     parser.add_argument("--save", type=Path, help="prepare: where to pickle the input")
     parser.add_argument("--input", type=Path, help="the pickled input (else it is generated)")
+    parser.add_argument("--out", type=Path, help="the file to write (default: a temporary one)")
     args = parser.parse_args()
 
     # Applications log the export's warnings somewhere; here they would only flood stderr.
     logging.basicConfig(level=logging.ERROR)
     cases = {"prepare": prepare, "export": export, "baseline": baseline, "floor": floor}
     measure = cases[args.case]
-    print(json.dumps(measure(args)))
+    with tempfile.TemporaryDirectory(prefix="infercost-measure-") as scratch:
+        if args.out is None:
+            args.out = Path(scratch) / f"month.{args.format}"
+        print(json.dumps(measure(args)))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from infercost_focus.core.csv_writer import write_atomically
 from infercost_focus.core.export import Export, export_focus, source_tags
 from infercost_focus.core.layouts import INFERCOST, LAYOUTS, RenderOptions
 from infercost_focus.core.leftovers import TEMP_PREFIX, remove_stale_temporaries
-from infercost_focus.core.writers import FORMATS, encode, metadata, metadata_name
+from infercost_focus.core.writers import FORMATS, metadata, metadata_name, pieces
 from infercost_focus.errors import InferCostError
 
 logger = logging.getLogger("infercost_focus")
@@ -205,9 +205,10 @@ def _export_focus(arguments: argparse.Namespace, stderr: TextIO) -> int:
             billing_account_name=arguments.billing_account_name,
         ),
     )
-    content = encode(result.frame, arguments.layout, arguments.file_format)
+    content = pieces(result.frame, arguments.layout, arguments.file_format)
     if to_stdout:
-        sys.stdout.buffer.write(content)
+        for piece in content:
+            sys.stdout.buffer.write(piece)
         sys.stdout.buffer.flush()
     else:
         # The metadata goes first: a data file is never visible without its description.

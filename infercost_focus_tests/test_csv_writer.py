@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -72,3 +74,34 @@ def test_an_unwritable_directory_is_an_output_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(OutputError, match="Cannot write"):
         write_atomically(blocker / "focus.csv", b"x")
+
+
+def test_a_large_frame_is_written_in_pieces_that_make_the_same_document(tmp_path: Path) -> None:
+    rows = csv_writer._BATCH_ROWS * 2 + 7
+    values = [f"v{i}" if i % 5 else f"v,{i}" for i in range(rows)]
+    frame = _frame({"a": values, "b": [str(i) for i in range(rows)]})
+    pieces = [bytes(piece) for piece in csv_writer.csv_pieces(frame)]
+    assert len(pieces) == 4  # the header, then three batches of lines
+    target = tmp_path / "focus.csv"
+    written = write_atomically(target, iter(pieces))
+    content = target.read_bytes()
+    assert content == b"".join(pieces) == csv_bytes(frame)
+    assert written.size == len(content)
+    assert written.sha256 == hashlib.sha256(content).hexdigest()
+    parsed = list(csv.reader(io.StringIO(content.decode("utf-8"), newline="")))
+    assert [row[0] for row in parsed[1:]] == values
+
+
+def test_a_stream_that_fails_half_way_keeps_the_previous_file(tmp_path: Path) -> None:
+    target = tmp_path / "focus.csv"
+    target.write_bytes(b"previous\n")
+
+    def broken_pieces() -> Iterator[bytes]:
+        yield b"a,b\n"
+        yield b"1,2\n"
+        raise RuntimeError("the frame could not be rendered")
+
+    with pytest.raises(RuntimeError, match="could not be rendered"):
+        write_atomically(target, broken_pieces())
+    assert target.read_bytes() == b"previous\n"
+    assert os.listdir(tmp_path) == ["focus.csv"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from infercost_focus.core import parsing
 from infercost_focus.core.parsing import parse_cost_profile, parse_objects, parse_usage_report
 from infercost_focus.errors import RejectedObject
 from infercost_focus_tests.builders import cost_profile, model_entry, usage_report
@@ -151,3 +152,99 @@ def test_parsing_does_not_change_the_objects() -> None:
     before = copy.deepcopy(obj)
     parse_objects([obj])
     assert obj == before
+
+
+# Entries that look usual but are not quite, next to usual ones: the one-expression check of
+# `_model_usage` and `_cloud_comparison` must agree with the field-by-field reading on each.
+_ENTRY_VALUES: list[tuple[str, Any]] = [
+    ("model", "llama-3.1-8b"),
+    ("model", "modèle-ü"),
+    ("model", ""),
+    ("model", 7),
+    ("namespace", None),
+    ("namespace", ""),
+    ("namespace", "équipe"),
+    ("namespace", ["team-b"]),
+    ("inputTokens", None),
+    ("inputTokens", 0),
+    ("inputTokens", -1),
+    ("inputTokens", True),
+    ("inputTokens", 10**100),
+    ("inputTokens", 10**100 - 1),
+    ("inputTokens", 12.0),
+    ("estimatedCostUSD", Decimal("12.50")),
+    ("estimatedCostUSD", Decimal("-0")),
+    ("estimatedCostUSD", Decimal("-0.01")),
+    ("estimatedCostUSD", Decimal("NaN")),
+    ("estimatedCostUSD", Decimal("1." + "0" * 120)),
+    ("estimatedCostUSD", Decimal("0." + "0" * 100 + "1")),
+    ("estimatedCostUSD", Decimal("1e100")),
+    ("estimatedCostUSD", Decimal("1e99")),
+    ("estimatedCostUSD", 3),
+    ("estimatedCostUSD", 0.1),
+    ("estimatedCostUSD", "0.25"),
+    ("estimatedCostUSD", None),
+]
+
+
+def _outcome(read: Any) -> Any:
+    try:
+        return read()
+    except RejectedObject as reject:
+        return ("rejected", reject.field, reject.problem)
+
+
+@pytest.mark.parametrize(("key", "value"), _ENTRY_VALUES)
+def test_the_quick_reading_of_a_model_entry_agrees_with_the_careful_one(
+    key: str, value: Any
+) -> None:
+    entry = {
+        "model": "m",
+        "namespace": "team-b",
+        "inputTokens": 10,
+        "outputTokens": 5,
+        "estimatedCostUSD": Decimal("0.000123"),
+        key: value,
+    }
+    reader = parsing._Reader("UsageReport", "team-a/r")
+    quick = _outcome(lambda: parsing._model_usage(reader, entry, 3, "team-a"))
+    careful = _outcome(
+        lambda: parsing._checked_model_usage(reader, entry, "status.byModel[3]", "team-a")
+    )
+    assert quick == careful
+    if not isinstance(careful, tuple):
+        assert type(quick.cost) is type(careful.cost) and str(quick.cost) == str(careful.cost)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("provider", None),
+        ("provider", ""),
+        ("provider", "ñ-cloud"),
+        ("model", 4),
+        ("estimatedCloudCostUSD", Decimal("-1")),
+        ("estimatedCloudCostUSD", Decimal("Infinity")),
+        ("estimatedCloudCostUSD", 12),
+        ("savingsUSD", Decimal("-7.25")),
+        ("savingsUSD", Decimal("-1e100")),
+        ("savingsUSD", Decimal("sNaN")),
+        ("savingsUSD", None),
+    ],
+)
+def test_the_quick_reading_of_a_cloud_comparison_agrees_with_the_careful_one(
+    key: str, value: Any
+) -> None:
+    entry = {
+        "provider": "openai",
+        "model": "gpt-4o",
+        "estimatedCloudCostUSD": Decimal("10.5"),
+        "savingsUSD": Decimal("3.25"),
+        key: value,
+    }
+    reader = parsing._Reader("UsageReport", "team-a/r")
+    quick = _outcome(lambda: parsing._cloud_comparison(reader, entry, 1))
+    careful = _outcome(
+        lambda: parsing._checked_cloud_comparison(reader, entry, "status.cloudComparison[1]")
+    )
+    assert quick == careful

@@ -67,6 +67,13 @@ def test_swapped_columns_are_named(frame: pd.DataFrame) -> None:
             '{"report": {"nested": 1}}',
             "Tags: must be a JSON object with unique keys and scalar values",
         ),
+        (
+            "Tags",
+            '{"report": "x", "report": "y"}',
+            "Tags: must be a JSON object with unique keys and scalar values",
+        ),
+        ("Tags", '[["report", "x"]]', "Tags: must be a JSON object with unique keys and scalar"),
+        ("Tags", '"report"', "Tags: must be a JSON object with unique keys and scalar values"),
         ("Tags", '{"report": "x"}', "Tags: must name the report: reportNamespace, report, period"),
         ("ChargePeriodEnd", "2026-05-02T00:00:00Z", "must not be after BillingPeriodEnd"),
         ("ChargePeriodStart", "2026-03-31T00:00:00Z", "must not be before BillingPeriodStart"),

@@ -7,10 +7,12 @@ The text is assembled column-wise with Arrow compute functions, not row by row.
 
 from __future__ import annotations
 
-import io
+import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -45,21 +47,26 @@ def _csv_cells(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """The whole CSV document: a header line, then one line per row."""
-    header = ",".join(_header_cell(str(name)) for name in frame.columns) + "\n"
-    if frame.empty:
-        return header.encode("utf-8")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    cells = [_csv_cells(table.column(index)) for index in range(table.num_columns)]
+    return b"".join(csv_pieces(frame))
 
-    # The line end rides on the last cell, so that one join makes whole lines. Lines are joined
-    # a batch at a time and copied into one growing buffer, which becomes the result uncopied.
-    cells[-1] = pc.binary_join_element_wise(cells[-1], "\n", "")
-    document = io.BytesIO()
-    document.write(header.encode("utf-8"))
+
+def csv_pieces(frame: pd.DataFrame) -> Iterator[bytes | memoryview]:
+    """The CSV document in pieces of a few thousand lines, the header line first.
+
+    Each piece is valid until the next one is asked for: write it out, do not keep it.
+    """
+    header = ",".join(_header_cell(str(name)) for name in frame.columns) + "\n"
+    yield header.encode("utf-8")
+    if frame.empty:
+        return
     for start in range(0, len(frame), _BATCH_ROWS):
-        batch = [column.slice(start, _BATCH_ROWS) for column in cells]
-        document.write(_text_bytes(pc.binary_join_element_wise(*batch, ",")))
-    return document.getvalue()
+        # Cells are made a batch at a time, so no column's text exists twice in memory.
+        part = frame.iloc[start : start + _BATCH_ROWS]
+        table = pa.Table.from_pandas(part, preserve_index=False)
+        cells = [_csv_cells(table.column(index)) for index in range(table.num_columns)]
+        # The line end rides on the last cell, so that one join makes whole lines.
+        cells[-1] = pc.binary_join_element_wise(cells[-1], "\n", "")
+        yield _text_bytes(pc.binary_join_element_wise(*cells, ","))
 
 
 def _header_cell(name: str) -> str:
@@ -72,11 +79,23 @@ def _text_bytes(lines: pa.Array) -> memoryview:
     return data[offsets[0] : offsets[-1]].data
 
 
-def write_atomically(path: str | os.PathLike[str], content: bytes) -> None:
+@dataclass(frozen=True)
+class Written:
+    """What a write put in the file: its size and its SHA-256."""
+
+    size: int
+    sha256: str
+
+
+def write_atomically(
+    path: str | os.PathLike[str], content: bytes | Iterable[bytes | memoryview]
+) -> Written:
     """Write `content` to `path` so that readers see the old file or the new one, never a part.
 
-    The bytes go to a temporary file in the same directory, are flushed to disk, and the file is
-    renamed over the target; on any failure the temporary file is removed.
+    `content` is the file's bytes, or its pieces in order (written as they come, so the whole
+    file never has to be in memory). The bytes go to a temporary file in the same directory, are
+    flushed to disk, and the file is renamed over the target; on any failure the temporary file
+    is removed.
     """
     target = Path(path)
     directory = target.parent
@@ -93,8 +112,13 @@ def write_atomically(path: str | os.PathLike[str], content: bytes) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
+        digest = hashlib.sha256()
+        size = 0
         with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
+            for piece in [content] if isinstance(content, bytes) else content:
+                stream.write(piece)
+                digest.update(piece)
+                size += len(piece)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, target)
@@ -107,4 +131,5 @@ def write_atomically(path: str | os.PathLike[str], content: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    logger.info("wrote %s (%d bytes)", target, len(content))
+    logger.info("wrote %s (%d bytes)", target, size)
+    return Written(size, digest.hexdigest())

@@ -14,7 +14,7 @@ import pandas as pd
 from infercost_focus.core.charges import build_charges
 from infercost_focus.core.layouts import INFERCOST, RenderOptions, get_layout
 from infercost_focus.core.parsing import parse_objects
-from infercost_focus.core.resources import DEMO_LABEL
+from infercost_focus.core.resources import DEMO_LABEL, UsageReport
 from infercost_focus.errors import RejectedObject
 
 SOURCE_TAG = "infercost.io/source"
@@ -44,6 +44,8 @@ class Export:
     reports: int  # report periods with rows in the frame
     rejects: list[RejectedObject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Every UsageReport state read from the input (before filters), for the schema check.
+    usage_reports: list[UsageReport] = field(default_factory=list)
 
 
 def export_focus(
@@ -81,6 +83,7 @@ def export_focus(
         reports=charges.report_periods,
         rejects=[*parsed.rejects, *charges.rejects],
         warnings=[*parsed.warnings, *charges.warnings],
+        usage_reports=parsed.usage_reports,
     )
 
 

@@ -36,6 +36,7 @@ _DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
 # figure, every derived one (units at the finest scale, unit prices, percentages) stays far below.
 # No real token count or dollar amount comes near it.
 MAX_DIGITS = 100
+_COUNT_LIMIT = 10**MAX_DIGITS
 # pandas and many finance tools hold a column of counts with gaps as binary floats: exact to 2**53.
 MAX_GPU_COUNT = 2**53
 # The last instant whose billing month has a representable end (9999-12 would end in year 10000).
@@ -225,11 +226,11 @@ def parse_usage_report(obj: Mapping[str, Any]) -> UsageReport | None:
         )
     assert namespace is not None and name is not None  # required=True guarantees it
     by_model = tuple(
-        _model_usage(read, entry, f"status.byModel[{index}]", namespace)
+        _model_usage(read, entry, index, namespace)
         for index, entry in enumerate(read.items(status.get("byModel"), "status.byModel"))
     )
     cloud_comparison = tuple(
-        _cloud_comparison(read, entry, f"status.cloudComparison[{index}]")
+        _cloud_comparison(read, entry, index)
         for index, entry in enumerate(
             read.items(status.get("cloudComparison"), "status.cloudComparison")
         )
@@ -365,7 +366,37 @@ def _when(moment: datetime | None) -> str:
     return "(never)" if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _model_usage(read: _Reader, value: Any, path: str, report_namespace: str) -> ModelUsage:
+def _model_usage(read: _Reader, value: Any, index: int, report_namespace: str) -> ModelUsage:
+    """One `status.byModel[index]` entry.
+
+    The usual entry (ASCII names, whole token counts, a plain decimal cost) is checked in one
+    expression; anything else takes the field-by-field path, which names what is wrong.
+    """
+    if type(value) is dict:
+        model = value.get("model")
+        namespace = value.get("namespace")
+        input_tokens = value.get("inputTokens", 0)
+        output_tokens = value.get("outputTokens", 0)
+        cost = value.get("estimatedCostUSD")
+        if (
+            type(model) is str
+            and model
+            and model.isascii()
+            and (namespace is None or (type(namespace) is str and namespace.isascii()))
+            and type(input_tokens) is int
+            and 0 <= input_tokens < _COUNT_LIMIT
+            and type(output_tokens) is int
+            and 0 <= output_tokens < _COUNT_LIMIT
+            and type(cost) is Decimal
+            and _plain_amount(cost)
+        ):
+            return ModelUsage(
+                model, namespace or report_namespace, input_tokens, output_tokens, cost
+            )
+    return _checked_model_usage(read, value, f"status.byModel[{index}]", report_namespace)
+
+
+def _checked_model_usage(read: _Reader, value: Any, path: str, report_namespace: str) -> ModelUsage:
     entry = read.mapping(value, path, required=True)
     model = read.text(entry.get("model"), f"{path}.model", required=True)
     assert model is not None  # required=True guarantees it
@@ -378,13 +409,46 @@ def _model_usage(read: _Reader, value: Any, path: str, report_namespace: str) ->
     )
 
 
-def _cloud_comparison(read: _Reader, value: Any, path: str) -> CloudComparison:
+def _cloud_comparison(read: _Reader, value: Any, index: int) -> CloudComparison:
+    """One `status.cloudComparison[index]` entry; the usual one is checked in one expression."""
+    if type(value) is dict:
+        provider = value.get("provider")
+        model = value.get("model")
+        cloud_cost = value.get("estimatedCloudCostUSD")
+        savings = value.get("savingsUSD")
+        if (
+            (provider is None or (type(provider) is str and provider and provider.isascii()))
+            and (model is None or (type(model) is str and model and model.isascii()))
+            and type(cloud_cost) is Decimal
+            and _plain_amount(cloud_cost)
+            and type(savings) is Decimal
+            and _plain_amount(savings.copy_abs())
+        ):
+            return CloudComparison(provider, model, cloud_cost, savings)
+    return _checked_cloud_comparison(read, value, f"status.cloudComparison[{index}]")
+
+
+def _checked_cloud_comparison(read: _Reader, value: Any, path: str) -> CloudComparison:
     entry = read.mapping(value, path, required=True)
     return CloudComparison(
         provider=read.text(entry.get("provider"), f"{path}.provider"),
         model=read.text(entry.get("model"), f"{path}.model"),
         cloud_cost=read.amount(entry.get("estimatedCloudCostUSD"), f"{path}.estimatedCloudCostUSD"),
         savings=read.amount(entry.get("savingsUSD"), f"{path}.savingsUSD", signed=True),
+    )
+
+
+def _plain_amount(number: Decimal) -> bool:
+    """Whether `_Reader.amount` would take `number` as it is (finite, not negative, not too long).
+
+    Conservative: a few acceptable numbers (trailing zeros past the limit) answer False and are
+    read the careful way.
+    """
+    return (
+        number.is_finite()
+        and number >= 0
+        and number.adjusted() < MAX_DIGITS
+        and number.as_tuple().exponent >= -MAX_DIGITS  # type: ignore[operator]
     )
 
 

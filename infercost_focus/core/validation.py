@@ -30,6 +30,8 @@ _INTEGER = r"^(0|[1-9]\d*)$"
 _TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 _CUSTOM_NAME = re.compile(r"^x_[A-Z][A-Za-z0-9]*$")
 _UNIT_PRICE_TOLERANCE = Decimal("1e-9")
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -145,27 +147,24 @@ def _check_columns(result: CheckResult, frame: pd.DataFrame, layout: Layout) -> 
 
 def _cells(result: CheckResult, frame: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     """The frame as plain strings ("" for no value), after checking how no value is written."""
-    nulls = frame.isna()
-    if layout.nulls == "empty":
-        for name in layout.names:
-            _add(
-                result,
-                name,
-                "must be an empty string, not null, when it has no value",
-                nulls[name],
-                frame[name].astype(object),
-            )
-    else:
-        for name in layout.names:
-            empty = ~nulls[name] & (frame[name].astype(object) == "")
-            _add(
-                result,
-                name,
+    cells = {}
+    for name in layout.names:
+        column = frame[name]
+        nulls = column.isna()
+        # NB: text columns stay Arrow strings, so the rules below run as Arrow compute; columns
+        # of anything else are read as the text they would be written as.
+        text = isinstance(column.dtype, pd.StringDtype)
+        values = column if text else column.astype(object)
+        if layout.nulls == "empty":
+            rule, bad = "must be an empty string, not null, when it has no value", nulls
+        else:
+            rule, bad = (
                 "must be null, not an empty string, when it has no value",
-                empty,
-                frame[name].astype(object),
+                ~nulls & (values == ""),
             )
-    return frame.astype(object).where(~nulls, "").astype(str)
+        _add(result, name, rule, bad, values)
+        cells[name] = values.fillna("") if text else values.where(~nulls, "").astype(str)
+    return pd.DataFrame(cells, index=frame.index)
 
 
 def _check_cell_formats(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> None:
@@ -286,12 +285,14 @@ def _check_amounts(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> 
         _add(result, name, f"must equal {roles['billed_cost']}", cells[name] != billed, cells[name])
     _add(result, roles["billed_cost"], "must not be negative", billed.str.startswith("-"), billed)
     tokens = _ints(cells[roles["input_tokens"]]) + _ints(cells[roles["output_tokens"]])
-    quantity = cells[roles["quantity"]].map(lambda text: Decimal(text) if text else Decimal(0))
+    quantity = _decimals(cells[roles["quantity"]])
     _add(
         result,
         roles["quantity"],
         f"must equal {roles['input_tokens']} + {roles['output_tokens']}",
-        pd.Series(quantity != tokens.map(Decimal), index=cells.index),
+        pd.Series(
+            [q != t for q, t in zip(quantity, tokens.tolist(), strict=True)], index=cells.index
+        ),
         cells[roles["quantity"]],
     )
     if layout.custom_prefix == "x_":
@@ -300,13 +301,13 @@ def _check_amounts(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> 
 
 def _check_pricing(result: CheckResult, cells: pd.DataFrame, tokens: pd.Series) -> None:
     """PricingQuantity is tokens in millions; unit price times PricingQuantity gives the cost."""
-    pricing = cells["PricingQuantity"].map(Decimal)
-    expected = tokens.map(lambda count: Decimal(count) / TOKENS_PER_PRICING_UNIT)
+    pricing = _decimals(cells["PricingQuantity"])
+    expected = [Decimal(count) / TOKENS_PER_PRICING_UNIT for count in tokens.tolist()]
     _add(
         result,
         "PricingQuantity",
         "must be the tokens in millions",
-        pricing != expected,
+        pd.Series([p != e for p, e in zip(pricing, expected, strict=True)], index=cells.index),
         cells["PricingQuantity"],
     )
     for column, cost_column in (
@@ -314,33 +315,46 @@ def _check_pricing(result: CheckResult, cells: pd.DataFrame, tokens: pd.Series) 
         ("ContractedUnitPrice", "ContractedCost"),
     ):
         price = cells[column]
-        present = price != ""
-        product = pd.Series(
-            [Decimal(p) * q if p else Decimal(0) for p, q in zip(price, pricing, strict=True)],
-            index=cells.index,
+        off = [
+            bool(p) and abs(Decimal(p) * q - c) > max(abs(c), _ONE) * _UNIT_PRICE_TOLERANCE
+            for p, q, c in zip(price.tolist(), pricing, _decimals(cells[cost_column]), strict=True)
+        ]
+        _add(
+            result,
+            column,
+            f"times PricingQuantity must give {cost_column}",
+            pd.Series(off, index=cells.index),
+            price,
         )
-        cost = cells[cost_column].map(Decimal)
-        allowed = cost.map(lambda c: max(abs(c), Decimal(1)) * _UNIT_PRICE_TOLERANCE)
-        off = (product - cost).abs() > allowed
-        _add(result, column, f"times PricingQuantity must give {cost_column}", present & off, price)
 
 
 def _check_json(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> pd.DataFrame | None:
     """JSON columns hold flat objects (unique keys, scalar values); returns each row's report."""
+    objects: dict[str, list[dict[str, Any] | None]] = {}
     for column in layout.of_kind("json"):
-        values = cells[column]
-        parsed = {value: _flat_object(value) for value in values.unique() if value}
-        bad = values.map(lambda value, parsed=parsed: bool(value) and parsed[value] is None)
+        values = cells[column].tolist()
+        parsed = {value: _flat_object(value) for value in set(values) if value}
+        objects[column] = [parsed[value] if value else None for value in values]
+        bad = [bool(value) and parsed[value] is None for value in values]
         _add(
-            result, column, "must be a JSON object with unique keys and scalar values", bad, values
+            result,
+            column,
+            "must be a JSON object with unique keys and scalar values",
+            pd.Series(bad, index=cells.index),
+            cells[column],
         )
     if not result.passed:
         return None
-    tags = cells[layout.roles["tags"]].map(json.loads)
+    tags = [tag or {} for tag in objects[layout.roles["tags"]]]
     keys = pd.DataFrame(
-        {key: tags.map(lambda o, key=key: o.get(key)) for key in layout.report_tag_keys}
+        {
+            name: [tag.get(key) for tag in tags]
+            for name, key in zip(
+                ("namespace", "name", "period"), layout.report_tag_keys, strict=True
+            )
+        },
+        index=cells.index,
     )
-    keys.columns = pd.Index(["namespace", "name", "period"])
     missing = keys.isna().any(axis=1)
     _add(
         result,
@@ -352,21 +366,24 @@ def _check_json(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> pd.
     return None if missing.any() else keys
 
 
-def _flat_object(text: str) -> dict[str, Any] | None:
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        if len(keys) != len(set(keys)):
-            raise ValueError("duplicate key")
-        return dict(pairs)
+# Objects decode as lists of (key, value) pairs, so that duplicate keys can be seen.
+_PAIRS = json.JSONDecoder(object_pairs_hook=list)
+_SCALARS = frozenset((str, int, float, bool, type(None)))  # what JSON scalars decode as
 
+
+def _flat_object(text: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(text, object_pairs_hook=unique)
+        pairs = _PAIRS.decode(text)
     except ValueError:
         return None
-    if not isinstance(value, dict):
+    # NB: a JSON object decodes as a list of pairs, an array as a plain list; `text` tells them
+    # apart.
+    if not isinstance(pairs, list) or not text.lstrip().startswith("{"):
         return None
-    scalar = (str, int, float, bool, type(None))
-    return value if all(isinstance(item, scalar) for item in value.values()) else None
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        return None
+    return value if _SCALARS.issuperset(map(type, value.values())) else None
 
 
 def _check_reconciliation(
@@ -385,7 +402,7 @@ def _check_reconciliation(
     """
     sums = (
         keys.assign(
-            cost=cells[roles["billed_cost"]].map(Decimal),
+            cost=pd.Series(_decimals(cells[roles["billed_cost"]]), index=cells.index, dtype=object),
             tokens=_ints(cells[roles["input_tokens"]]) + _ints(cells[roles["output_tokens"]]),
             row=cells.index,
         )
@@ -440,5 +457,9 @@ def _inside_one_month(report: UsageReport) -> bool:
 def _ints(values: pd.Series) -> pd.Series:
     # NB: object dtype, so counts beyond int64 stay exact (pandas would infer uint64 or float).
     return pd.Series(
-        [int(text) if text else 0 for text in values], index=values.index, dtype=object
+        [int(text) if text else 0 for text in values.tolist()], index=values.index, dtype=object
     )
+
+
+def _decimals(values: pd.Series) -> list[Decimal]:
+    return [Decimal(text) if text else _ZERO for text in values.tolist()]

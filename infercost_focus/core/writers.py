@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from infercost_focus import __version__
-from infercost_focus.core.csv_writer import csv_bytes
+from infercost_focus.core.csv_writer import csv_pieces
 from infercost_focus.core.layouts import Layout, get_layout
 from infercost_focus.errors import OutputError
 
@@ -47,18 +48,43 @@ def encode(frame: pd.DataFrame, layout_name: str | None, file_format: str) -> by
 
     A frame of no layout (a finance table, say) is written with its columns as they are.
     """
+    return b"".join(pieces(frame, layout_name, file_format))
+
+
+def pieces(
+    frame: pd.DataFrame, layout_name: str | None, file_format: str
+) -> Iterator[bytes | memoryview]:
+    """The file's bytes in order, in pieces: CSV a few thousand lines at a time, so that a large
+    month is written without its whole text in memory; Parquet in one piece, made before this
+    returns (so that its errors come before anything is written).
+
+    Each piece is valid until the next one is asked for.
+    """
     check_format(file_format)
     if file_format == "csv":
-        return csv_bytes(frame)
+        return csv_pieces(frame)
     if file_format == "csv.gz":
-        return gzip.compress(csv_bytes(frame), compresslevel=6, mtime=0)
+        return _gzipped(csv_pieces(frame))
     if layout_name is None:
         table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
     else:
         table = typed_table(frame, get_layout(layout_name))
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue()
+    return iter([sink.getvalue()])
+
+
+def _gzipped(text: Iterator[bytes | memoryview]) -> Iterator[bytes]:
+    """gzip of the pieces, level 6, no name and no time in the header (same bytes each time)."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as compressed:
+        for piece in text:
+            compressed.write(piece)
+            if buffer.tell():
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
 
 
 def typed_table(frame: pd.DataFrame, layout: Layout) -> pa.Table:

@@ -12,6 +12,7 @@ are removed by the next write of that file once they are an hour old.
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -19,10 +20,10 @@ import pandas as pd
 from pydantic import Field
 from upath import UPath
 
-from infercost_focus.core.csv_writer import write_atomically
+from infercost_focus.core.csv_writer import Written, write_atomically
 from infercost_focus.core.layouts import LAYOUTS
 from infercost_focus.core.leftovers import TEMP_PREFIX, remove_stale_temporaries
-from infercost_focus.core.writers import FORMATS, decode, encode, metadata, metadata_name
+from infercost_focus.core.writers import FORMATS, decode, metadata, metadata_name, pieces
 from infercost_focus.errors import InferCostError, OutputError
 
 _SAFE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -79,16 +80,16 @@ class FocusCsvIOManager(dg.ConfigurableIOManager):
         written: dict[str, Any] = {}
         for file_format in self.format_list():
             path = self.file_path(context.asset_key, partition, file_format)
-            content = encode(obj, layout, file_format)
+            content = pieces(obj, layout, file_format)
             if layout is not None:
                 # The metadata goes first: a data file is never visible without its description.
                 description = metadata(layout, file_format, len(obj), billing_month=partition)
                 _write(path.with_name(metadata_name(path.name)), description)
-            _write(path, content)
-            context.log.info(f"wrote {path} ({len(obj)} rows, {len(content)} bytes)")
+            file = _write(path, content)
+            context.log.info(f"wrote {path} ({len(obj)} rows, {file.size} bytes)")
             written[f"path_{file_format}"] = dg.MetadataValue.path(str(path))
-            written[f"sha256_{file_format}"] = hashlib.sha256(content).hexdigest()
-            written[f"bytes_{file_format}"] = len(content)
+            written[f"sha256_{file_format}"] = file.sha256
+            written[f"bytes_{file_format}"] = file.size
         context.add_output_metadata(written)
 
     def load_input(self, context: dg.InputContext) -> Any:
@@ -125,19 +126,21 @@ def _is_dict_type(context: dg.InputContext) -> bool:
     return typing_type is dict or getattr(typing_type, "__origin__", None) is dict
 
 
-def _write(path: UPath, content: bytes) -> None:
+def _write(path: UPath, content: bytes | Iterator[bytes | memoryview]) -> Written:
+    """Write a file atomically: pieces stream into a local file; an object store gets one put."""
     if path.protocol in _LOCAL_PROTOCOLS:
         remove_stale_temporaries(os.path.dirname(path.path), f"{TEMP_PREFIX}{path.name}-")
-        write_atomically(path.path, content)
-        return
+        return write_atomically(path.path, content)
+    data = content if isinstance(content, bytes) else b"".join(content)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # An object store makes a single upload visible whole or not at all.
-        path.write_bytes(content)
+        path.write_bytes(data)
     except OSError as error:
         raise OutputError(
             f"Cannot write {path}: {error}; the previous file is unchanged."
         ) from error
+    return Written(len(data), hashlib.sha256(data).hexdigest())
 
 
 def _read(path: UPath, asset_key: dg.AssetKey, partition: str | None, file_format: str) -> Any:

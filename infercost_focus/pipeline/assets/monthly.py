@@ -12,7 +12,6 @@ from infercost_focus.captures import MonthStates
 from infercost_focus.core.export import export_focus, is_demo, source_tags
 from infercost_focus.core.jsonio import decimal_text
 from infercost_focus.core.layouts import FOCUS_12, INFERCOST, RenderOptions, get_layout
-from infercost_focus.core.parsing import parse_objects
 from infercost_focus.core.validation import check_frame
 from infercost_focus.errors import InferCostError
 from infercost_focus.pipeline import settings
@@ -159,8 +158,7 @@ def _focus_month(
         context.log.warning(warning)
 
     # The blocking schema check, on exactly the frame that would be written.
-    reports = parse_objects(usage_reports_monthly.states.usage_reports).usage_reports
-    check = check_frame(frame, layout_name, reports=reports, billing_month=month)
+    check = check_frame(frame, layout_name, reports=result.usage_reports, billing_month=month)
     yield dg.AssetCheckResult(
         check_name=SCHEMA_CHECK,
         passed=check.passed,
@@ -210,8 +208,8 @@ def _frame_metadata(
     warnings: list[str],
     is_demo: bool,
 ) -> dict[str, Any]:
-    cost = frame["BilledCost"].map(Decimal)
-    tokens = frame[quantity].map(lambda text: int(Decimal(text)))
+    cost = [Decimal(text) for text in frame["BilledCost"].tolist()]
+    tokens = [int(Decimal(text)) for text in frame[quantity].tolist()]
     spend = pd.DataFrame(
         {
             "namespace": frame["SubAccountId"],
