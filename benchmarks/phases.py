@@ -15,6 +15,7 @@ import gc
 import json
 import logging
 import resource
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 from benchmarks import measure
 from infercost_focus.core import writers
 from infercost_focus.core.charges import build_charges
+from infercost_focus.core.csv_writer import write_atomically
 from infercost_focus.core.layouts import RenderOptions, get_layout
 from infercost_focus.core.parsing import parse_objects
 from infercost_focus.core.validation import check_frame
@@ -59,7 +61,12 @@ def phases(objects: list[dict[str, Any]], month: str, layout: str) -> list[dict[
     in_month = charges.billed_in(np.datetime64(f"{month}-01T00:00:00", "s"))
     frame = phase("render", lambda: get_layout(layout).render(in_month, RenderOptions()))
     gc.enable()
-    phase("writers.encode (csv)", lambda: writers.encode(frame, layout, "csv"))
+    with tempfile.TemporaryDirectory(prefix="infercost-phases-") as scratch:
+        target = Path(scratch) / "month.csv"
+        phase(
+            "write the CSV file",
+            lambda: write_atomically(target, writers.pieces(frame, layout, "csv")),
+        )
 
     # What the Dagster asset does besides the export.
     reports = parsed.usage_reports
