@@ -2,11 +2,12 @@
 
 Builds a synthetic store in a temporary folder: N UsageReports (60% monthly, 20% ISO weekly,
 20% daily periods, each with a breakdown over a number of models) and a few CostProfiles,
-captured every 15 minutes over a month plus a margin on both sides. Then reads the month in a
-fresh process and prints its wall time and peak resident memory (getrusage).
+captured every 15 minutes over a month plus a margin on both sides. Then, in a fresh process,
+builds the month as the monthly asset does (`CaptureStore.month_states`, `export_focus`, the CSV
+bytes) and prints its wall time and peak resident memory.
 
-    python benchmarks/capture_store_month.py                       # 2000 reports, 2026-04
-    python benchmarks/capture_store_month.py --reports 200 --keep /tmp/store
+    python -m benchmarks.capture_store_month                     # 2000 reports, 2026-04
+    python -m benchmarks.capture_store_month --reports 200 --keep /tmp/store
 
 Writing millions of objects through `CaptureStore.write` would take longer than the read being
 measured, so the synthetic captures are written by `write_synthetic_capture`: the same encoder
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from benchmarks.measure import peak_rss
 from infercost_focus.captures import CaptureStore
 from infercost_focus.captures._format import (
     COST_PROFILE,
@@ -70,7 +71,11 @@ def main() -> None:
             print(f"reusing the store at {root}")
         time_one_write(args)
         result = subprocess.run(
-            [sys.executable, __file__, "--measure", str(root), "--month", args.month],
+            [
+                sys.executable,
+                *("-m", "benchmarks.capture_store_month"),
+                *("--measure", str(root), "--month", args.month),
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -235,15 +240,15 @@ def time_one_write(args: argparse.Namespace) -> None:
 def measure(root: Path, month: str) -> None:
     """The month as the monthly asset builds it: latest states, the export, the CSV bytes."""
     store = CaptureStore(root)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss() // 1024
     began = time.monotonic()
     states = store.month_states(month)
     read = time.monotonic()
-    read_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    read_peak = peak_rss() // 1024
     result = export_focus([*states.usage_reports, *states.cost_profiles], billing_month=month)
     content = writers.encode(result.frame, "infercost", "csv")
     seconds = time.monotonic() - began
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss() // 1024
     if result.rejects:
         raise SystemExit(f"the synthetic store has rejected objects: {result.rejects[:3]}")
     print(

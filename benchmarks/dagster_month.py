@@ -130,24 +130,30 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--month", default="2026-04")
     parser.add_argument("--core", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--fill", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.core is not None:
         print(json.dumps(core_from_captures(args.core, args.month)))
         return
+    if args.fill is not None:
+        print(json.dumps(fill_store(args.fill, args.rows, args.month)))
+        return
 
+    # NB: every step runs in a process of its own, started by this small one: a child's peak
+    # memory as the kernel reports it at exit includes what it was forked from.
     with tempfile.TemporaryDirectory(prefix="dagster-month-bench-") as scratch:
         folder = Path(scratch)
-        result = fill_store(folder / "store", args.rows, args.month)
-        result["dagster"] = run_dagster(folder, args.month)
         command = [sys.executable, "-m", "benchmarks.dagster_month", "--month", args.month]
-        core = subprocess.run(
-            [*command, "--core", str(folder / "store")],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        result["core"] = json.loads(core.stdout.strip().splitlines()[-1])
+        result = _last_json([*command, "--rows", str(args.rows), "--fill", str(folder / "store")])
+        result["dagster"] = run_dagster(folder, args.month)
+        result["core"] = _last_json([*command, "--core", str(folder / "store")])
     print(json.dumps(result))
+
+
+def _last_json(command: list[str]) -> dict[str, Any]:
+    completed = subprocess.run(command, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
 
 
 if __name__ == "__main__":

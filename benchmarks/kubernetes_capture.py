@@ -2,9 +2,10 @@
 
 This process serves the emulator of the tests (HTTPS on 127.0.0.1, bearer token, `limit` and
 `continue`), fills it with N UsageReports (one synthetic report period each, 10 to 20 models) and
-their CostProfiles through the API, then starts a fresh process that does what the capture job
-does: `connect()`, list everything (`fetch`), and `CaptureStore.write` one capture. That process
-prints its wall time and peak resident memory, as JSON, once per page size.
+their CostProfiles, then starts a fresh process that does what the capture job does: `connect()`,
+list both resources page by page straight into a capture (`ClusterClient.stream` into
+`CaptureStore.begin`), and store it (`commit`). That process prints its wall time and peak
+resident memory, as JSON, once per page size.
 
     python -m benchmarks.kubernetes_capture --reports 2000 --page-sizes 500,100
 """
@@ -100,19 +101,20 @@ def _measure_in_child(kubeconfig: Path, store: Path, page_size: int) -> dict[str
 
 
 def measure(kubeconfig: Path, store: Path, page_size: int) -> dict[str, Any]:
-    """What the capture job does, timed: connect, list both resources, write one capture."""
+    """What the capture job does, timed: connect, list both resources page by page into a
+    capture, store it."""
     from infercost_focus.captures import CaptureStore
     from infercost_focus.sources.kubernetes import connect
 
     logging.basicConfig(level=logging.WARNING)
     after_imports = resident()
     began = time.perf_counter()
+    captures = CaptureStore(store)
+    capture = captures.begin(datetime.now(UTC), "kubernetes")
     with connect(str(kubeconfig), page_size=page_size) as client:
-        listed = client.fetch()
+        client.stream(capture)
     listed_at = time.perf_counter()
-    info = CaptureStore(store).write(
-        datetime.now(UTC), listed.usage_reports, listed.cost_profiles, "kubernetes"
-    )
+    info = captures.commit(capture)
     seconds = time.perf_counter() - began
     return {
         "seconds": seconds,

@@ -39,7 +39,15 @@ from infercost_focus.core.export import export_focus
 
 
 def peak_rss() -> int:
-    """The process's peak resident memory so far, in bytes (Linux reports KiB)."""
+    """The process's peak resident memory so far, in bytes.
+
+    NB: `getrusage`'s `ru_maxrss` keeps the peak of the process image before `exec`, so a child
+    forked by a large process (the API emulator's, say) would report its parent's size. The
+    kernel's high-water mark of this program's own memory (`VmHWM`) starts afresh at `exec`.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

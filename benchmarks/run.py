@@ -233,11 +233,11 @@ def child(settings: Settings, *arguments: str, module: str = "benchmarks.measure
 def capture_store_month(settings: Settings) -> dict[str, Any]:
     """The existing capture store benchmark: 2,000 reports every 15 minutes for a month."""
     store = settings.capture_store or settings.scratch / "capture-store"
-    script = Path(__file__).with_name("capture_store_month.py")
     runs: list[dict[str, Any]] = []
     for run in range(settings.repeat):
         settings.say(f"capture store month ({run + 1}/{settings.repeat}; the first builds it)")
-        command = [sys.executable, str(script), "--month", settings.month, "--keep", str(store)]
+        command = [sys.executable, "-m", "benchmarks.capture_store_month"]
+        command += ["--month", settings.month, "--keep", str(store)]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         states = _MONTH_STATES.search(output)
         built = _MONTH_BUILT.search(output)

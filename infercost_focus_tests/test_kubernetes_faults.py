@@ -10,18 +10,22 @@ from __future__ import annotations
 import base64
 import contextlib
 import importlib
+import json
 import logging
 import traceback
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import kmock
 import kubernetes
+import pyarrow.parquet as pq
 import pytest
 
 from infercost_focus import definitions
+from infercost_focus.captures import CaptureStore
 from infercost_focus.core.parsing import parse_objects
 from infercost_focus.errors import ClusterError, InferCostError
 from infercost_focus.pipeline import settings
@@ -199,6 +203,77 @@ def test_an_expired_continue_token_restarts_the_listing_once_and_says_so(
         )
     ]
     assert sleeps == []
+
+
+class _RecordedPages:
+    """A page sink that records what `stream` hands it, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, list[str]]] = []
+
+    def restart(self, kind: str) -> None:
+        self.events.append(("restart", kind, []))
+
+    def add(self, kind: str, objects: list[Any]) -> None:
+        self.events.append(("page", kind, [obj["metadata"]["name"] for obj in objects]))
+
+
+def test_a_listing_streams_page_by_page_and_a_restart_tells_the_sink_to_forget(
+    seeded: EmulatorServer, kubeconfig: str, sleeps: list[float]
+) -> None:
+    seeded.expire_continue_tokens(1)
+    pages = _RecordedPages()
+
+    with connect(kubeconfig, page_size=2, sleep=sleeps.append) as client:
+        client.stream(pages)
+
+    kinds_and_sizes = [(event, kind, len(names)) for event, kind, names in pages.events]
+    assert kinds_and_sizes == [
+        ("restart", "UsageReport", 0),
+        ("page", "UsageReport", 2),  # then page 2's continue token has expired
+        ("restart", "UsageReport", 0),
+        ("page", "UsageReport", 2),
+        ("page", "UsageReport", 2),
+        ("page", "UsageReport", 1),
+        ("restart", "CostProfile", 0),
+        ("page", "CostProfile", 1),
+    ]
+    after_restart = [names for _, kind, names in pages.events[3:6]]
+    assert sorted(name for names in after_restart for name in names) == sorted(REPORT_NAMES)
+
+
+def test_a_capture_streamed_through_a_restart_holds_each_object_once(
+    seeded: EmulatorServer, kubeconfig: str, sleeps: list[float], tmp_path: Path
+) -> None:
+    store = CaptureStore(tmp_path / "captures")
+    seeded.expire_continue_tokens(1)
+    capture = store.begin(datetime(2026, 4, 20, 12, tzinfo=UTC), "kubernetes")
+    with connect(kubeconfig, page_size=2, sleep=sleeps.append) as client:
+        client.stream(capture)
+    info = store.commit(capture)
+
+    with connect(kubeconfig, page_size=100, sleep=sleeps.append) as client:
+        listed = client.fetch()
+    whole = CaptureStore(tmp_path / "whole")
+    whole.write(capture.captured_at, listed.usage_reports, listed.cost_profiles, "kubernetes")
+
+    assert (info.usage_reports, info.cost_profiles) == (len(REPORT_NAMES), 1)
+    streamed, written = (
+        _capture_rows(root) for root in (tmp_path / "captures", tmp_path / "whole")
+    )
+    assert streamed == written  # the same rows, in the same order, as one listing in memory
+    assert sorted(row["name"] for row in streamed if row["kind"] == "UsageReport") == sorted(
+        REPORT_NAMES
+    )
+
+
+def _capture_rows(root: Path) -> list[dict[str, Any]]:
+    [path] = root.rglob("*.parquet")
+    table = pq.read_table(path)
+    header = json.loads(table.schema.metadata[b"infercost.capture"])
+    assert header["cost_profile_rows"] == [[TEAM, "a100-pool", len(REPORT_NAMES)]]
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
 
 
 def test_a_second_expired_continue_token_in_one_listing_is_a_cluster_error(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from infercost_focus.captures._layout import CaptureFile
+from infercost_focus.captures._layout import CaptureFile, marker_months
 from infercost_focus.captures._storage import Storage
 from infercost_focus.core.jsonio import dumps_exact, loads_exact
 from infercost_focus.errors import CaptureStoreError
@@ -166,20 +166,141 @@ def encode_capture(
 ) -> bytes:
     """The bytes of one capture file; `kinds`, `entries` and `texts` describe the same rows."""
     spans = report_spans(kinds, entries)
-    header = {
-        "format": FORMAT_VERSION,
-        "source": source,
-        "captured_at": captured_at.isoformat(),
-        "usage_reports": sum(kind == USAGE_REPORT for kind in kinds),
-        "cost_profiles": sum(kind == COST_PROFILE for kind in kinds),
-        "earliest_start": min(s for s, _ in spans).isoformat() if spans else None,
-        "latest_end": max(e for _, e in spans).isoformat() if spans else None,
-        "cost_profile_rows": [
-            [e.namespace, e.name, row]
+    header = _header_fields(
+        source,
+        captured_at,
+        usage_reports=sum(kind == USAGE_REPORT for kind in kinds),
+        cost_profiles=sum(kind == COST_PROFILE for kind in kinds),
+        spans=(min(s for s, _ in spans), max(e for _, e in spans)) if spans else None,
+        cost_profile_rows=[
+            (e.namespace, e.name, row)
             for row, (k, e) in enumerate(zip(kinds, entries, strict=True))
             if k == COST_PROFILE and e.namespace is not None and e.name is not None
         ],
+    )
+    batch = _record_batch(captured_at, kinds, entries, texts)
+    return _parquet_bytes(header, [batch])
+
+
+class CaptureBuilder:
+    """One capture assembled page by page, as a paginated listing delivers it.
+
+    Each page becomes index rows and exact JSON text at once and is kept zstd-compressed, so the
+    listing's objects are dropped page by page: memory holds one page of objects plus the
+    compressed capture, however large the cluster. `restart(kind)` forgets the pages of a kind
+    whose listing starts over (an expired continue token).
+    """
+
+    def __init__(self, captured_at: datetime, source: str) -> None:
+        self.captured_at = captured_at
+        self.source = source
+        self._pages: dict[str, list[pa.Buffer]] = {USAGE_REPORT: [], COST_PROFILE: []}
+        self._counts = {USAGE_REPORT: 0, COST_PROFILE: 0}
+        self._spans: list[tuple[datetime, datetime]] = []  # per page: earliest start, latest end
+        self._far_months: set[str] = set()
+        self._too_long = 0
+        self._profiles: list[tuple[str, str, int]] = []  # namespace, name, row among profiles
+
+    def restart(self, kind: str) -> None:
+        """Forget the pages of `kind`: its listing starts over."""
+        if kind == USAGE_REPORT:
+            self._spans, self._far_months, self._too_long = [], set(), 0
+        else:
+            self._profiles = []
+        self._pages[kind] = []
+        self._counts[kind] = 0
+
+    def add(self, kind: str, objects: Sequence[Any]) -> None:
+        """Add one page of objects of `kind` (UsageReport or CostProfile)."""
+        if not objects:
+            return
+        kinds = [kind] * len(objects)
+        entries = [index_entry(obj) for obj in objects]
+        texts = object_texts(kinds, objects, entries)
+        if kind == USAGE_REPORT:
+            spans = report_spans(kinds, entries)
+            if spans:
+                self._spans.append((min(s for s, _ in spans), max(e for _, e in spans)))
+            months, too_long = marker_months(self.captured_at, spans)
+            self._far_months.update(months)
+            self._too_long += too_long
+        else:
+            first = self._counts[COST_PROFILE]
+            self._profiles += [
+                (e.namespace, e.name, first + position)
+                for position, e in enumerate(entries)
+                if e.namespace is not None and e.name is not None
+            ]
+        batch = _record_batch(self.captured_at, kinds, entries, texts)
+        sink = pa.BufferOutputStream()
+        options = pa.ipc.IpcWriteOptions(compression="zstd")
+        with pa.ipc.new_stream(sink, SCHEMA, options=options) as writer:
+            writer.write_batch(batch)
+        self._pages[kind].append(sink.getvalue())
+        self._counts[kind] += len(objects)
+
+    @property
+    def usage_reports(self) -> int:
+        return self._counts[USAGE_REPORT]
+
+    @property
+    def cost_profiles(self) -> int:
+        return self._counts[COST_PROFILE]
+
+    def marker_months(self) -> tuple[list[str], int]:
+        """As `marker_months` of all the capture's report spans."""
+        return sorted(self._far_months), self._too_long
+
+    def encode(self) -> bytes:
+        """The capture file: UsageReports first, then CostProfiles, one row group per page."""
+        spans = self._spans
+        header = _header_fields(
+            self.source,
+            self.captured_at,
+            usage_reports=self.usage_reports,
+            cost_profiles=self.cost_profiles,
+            spans=(min(s for s, _ in spans), max(e for _, e in spans)) if spans else None,
+            cost_profile_rows=[
+                (namespace, name, self.usage_reports + row)
+                for namespace, name, row in self._profiles
+            ],
+        )
+        pages = [*self._pages[USAGE_REPORT], *self._pages[COST_PROFILE]]
+        return _parquet_bytes(header, (_read_page(page) for page in pages))
+
+
+def _read_page(page: pa.Buffer) -> pa.RecordBatch:
+    with pa.ipc.open_stream(page) as reader:
+        return reader.read_next_batch()
+
+
+def _header_fields(
+    source: str,
+    captured_at: datetime,
+    *,
+    usage_reports: int,
+    cost_profiles: int,
+    spans: tuple[datetime, datetime] | None,
+    cost_profile_rows: Sequence[tuple[str | None, str | None, int]],
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "source": source,
+        "captured_at": captured_at.isoformat(),
+        "usage_reports": usage_reports,
+        "cost_profiles": cost_profiles,
+        "earliest_start": spans[0].isoformat() if spans else None,
+        "latest_end": spans[1].isoformat() if spans else None,
+        "cost_profile_rows": [list(row) for row in cost_profile_rows],
     }
+
+
+def _record_batch(
+    captured_at: datetime,
+    kinds: Sequence[str],
+    entries: Sequence[IndexEntry],
+    texts: Sequence[str],
+) -> pa.RecordBatch:
     columns = [
         pa.array(kinds, pa.string()),
         pa.array([e.namespace for e in entries], pa.string()),
@@ -192,15 +313,21 @@ def encode_capture(
         pa.array([captured_at] * len(kinds), TIMESTAMP),
         pa.array(texts, pa.string()),
     ]
+    return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
+
+
+def _parquet_bytes(header: dict[str, Any], batches: Iterable[pa.RecordBatch]) -> bytes:
     schema = SCHEMA.with_metadata({METADATA_KEY: json.dumps(header).encode()})
     sink = pa.BufferOutputStream()
-    pq.write_table(
-        pa.Table.from_arrays(columns, schema=schema),
+    with pq.ParquetWriter(
         sink,
+        schema,
         compression="zstd",
         use_dictionary=INDEX_COLUMNS,
         write_statistics=INDEX_COLUMNS,
-    )
+    ) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 

@@ -21,18 +21,10 @@ from typing import Any
 
 from upath import UPath
 
-from infercost_focus.captures._format import (
-    COST_PROFILE,
-    USAGE_REPORT,
-    encode_capture,
-    index_entry,
-    object_texts,
-    report_spans,
-)
+from infercost_focus.captures._format import COST_PROFILE, USAGE_REPORT, CaptureBuilder
 from infercost_focus.captures._layout import (
     as_utc,
     list_captures,
-    marker_months,
     marker_path,
     new_capture_path,
 )
@@ -42,7 +34,7 @@ from infercost_focus.errors import CaptureStoreError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CaptureInfo", "CaptureStore", "MonthStates"]
+__all__ = ["CaptureBuilder", "CaptureInfo", "CaptureStore", "MonthStates"]
 
 
 @dataclass(frozen=True)
@@ -87,13 +79,20 @@ class CaptureStore:
         When report periods in it overlap months whose reads would not list a capture taken at
         `captured_at` (more than 31 days away), a marker per such month is written after the file.
         """
-        at = as_utc(captured_at, "the capture time")
-        kinds = [USAGE_REPORT] * len(usage_reports) + [COST_PROFILE] * len(cost_profiles)
-        objects = [*usage_reports, *cost_profiles]
-        entries = [index_entry(obj) for obj in objects]
-        texts = object_texts(kinds, objects, entries)
-        data = encode_capture(at, source, kinds, entries, texts)
-        far_months, too_long = marker_months(at, report_spans(kinds, entries))
+        capture = self.begin(captured_at, source)
+        capture.add(USAGE_REPORT, usage_reports)
+        capture.add(COST_PROFILE, cost_profiles)
+        return self.commit(capture)
+
+    def begin(self, captured_at: datetime, source: str) -> CaptureBuilder:
+        """A capture to fill page by page (`add`), then to store with `commit`."""
+        return CaptureBuilder(as_utc(captured_at, "the capture time"), source)
+
+    def commit(self, capture: CaptureBuilder) -> CaptureInfo:
+        """Store a capture filled page by page as a new file, as `write` does."""
+        at, source = capture.captured_at, capture.source
+        data = capture.encode()
+        far_months, too_long = capture.marker_months()
 
         path = new_capture_path(at)
         where = self._storage.describe(path)
@@ -106,7 +105,7 @@ class CaptureStore:
             ) from error
         logger.info(
             "Wrote capture %s from %s: %d UsageReports, %d CostProfiles, %d bytes.",
-            where, source, len(usage_reports), len(cost_profiles), len(data),
+            where, source, capture.usage_reports, capture.cost_profiles, len(data),
         )  # fmt: skip
         if too_long:
             logger.warning(
@@ -115,7 +114,7 @@ class CaptureStore:
                 where, too_long,
             )  # fmt: skip
         self._write_markers(path, far_months)
-        return CaptureInfo(where, at, len(usage_reports), len(cost_profiles), source)
+        return CaptureInfo(where, at, capture.usage_reports, capture.cost_profiles, source)
 
     def _write_markers(self, path: str, months: list[str]) -> None:
         """Markers leading the reads of `months` to the capture file at `path`."""

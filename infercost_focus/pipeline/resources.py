@@ -1,31 +1,16 @@
 """Dagster resources: where UsageReports come from, and where captures are kept."""
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from infercost_focus.captures import CaptureStore
+from infercost_focus.captures import CaptureBuilder, CaptureStore
+from infercost_focus.core.resources import COST_PROFILE, USAGE_REPORT
 from infercost_focus.errors import InferCostError
 
 SOURCE_KINDS = ("demo", "kubernetes", "files")
-
-
-@dataclass(frozen=True)
-class SourceSnapshot:
-    """What a source showed at one moment."""
-
-    source: str
-    description: str
-    usage_reports: list[dict[str, Any]]
-    cost_profiles: list[dict[str, Any]]
-
-    @property
-    def is_demo(self) -> bool:
-        return self.source == "demo"
 
 
 class InferCostSource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -41,15 +26,19 @@ class InferCostSource(dg.ConfigurableResource):  # type: ignore[type-arg]
     paths: str = Field(default="", description="files: comma-separated dump files or directories")
     request_timeout: float = Field(default=30.0, description="seconds per Kubernetes request")
 
-    def read(self, at: datetime, log: logging.Logger | Any) -> SourceSnapshot:
-        """The objects the source shows now (`at` is used by the demo, which can show any time)."""
+    def capture(self, capture: CaptureBuilder, log: logging.Logger | Any) -> str:
+        """Put what the source shows now into `capture`; returns a description of the source.
+
+        A cluster is listed page by page straight into the capture, so the capture job needs the
+        memory of a page, not of the cluster. The demo shows the capture's own instant.
+        """
         if self.kind == "demo":
             from infercost_focus.sources.demo import demo_cluster_at
 
-            reports, profiles = demo_cluster_at(at)
-            return SourceSnapshot(
-                "demo", f"demo cluster at {at:%Y-%m-%dT%H:%M:%SZ}", reports, profiles
-            )
+            reports, profiles = demo_cluster_at(capture.captured_at)
+            capture.add(USAGE_REPORT, reports)
+            capture.add(COST_PROFILE, profiles)
+            return f"demo cluster at {capture.captured_at:%Y-%m-%dT%H:%M:%SZ}"
         if self.kind == "files":
             from infercost_focus.sources.files import read_inputs
 
@@ -59,26 +48,18 @@ class InferCostSource(dg.ConfigurableResource):  # type: ignore[type-arg]
                     "The files source has no paths; set INFERCOST_INPUT_PATHS to kubectl dumps."
                 )
             objects = read_inputs(paths)
-            return SourceSnapshot(
-                "files",
-                f"kubectl dumps {', '.join(paths)}",
-                [o for o in objects if o.get("kind") == "UsageReport"],
-                [o for o in objects if o.get("kind") == "CostProfile"],
-            )
+            capture.add(USAGE_REPORT, [o for o in objects if o.get("kind") == USAGE_REPORT])
+            capture.add(COST_PROFILE, [o for o in objects if o.get("kind") == COST_PROFILE])
+            return f"kubectl dumps {', '.join(paths)}"
         if self.kind == "kubernetes":
             from infercost_focus.sources.kubernetes import connect
 
-            client = connect(
+            with connect(
                 self.kubeconfig, self.context, request_timeout=self.request_timeout, logger=log
-            )
-            cluster = client.fetch(self.namespace)
-            where = f"namespace {self.namespace}" if self.namespace else "all namespaces"
-            return SourceSnapshot(
-                "kubernetes",
-                f"Kubernetes API {client.host}, {where}",
-                cluster.usage_reports,
-                cluster.cost_profiles,
-            )
+            ) as client:
+                client.stream(capture, self.namespace)
+                where = f"namespace {self.namespace}" if self.namespace else "all namespaces"
+                return f"Kubernetes API {client.host}, {where}"
         raise InferCostError(
             f"Unknown source {self.kind!r}; set INFERCOST_SOURCE to one of "
             f"{', '.join(SOURCE_KINDS)}."

@@ -21,7 +21,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import urllib3
 import urllib3.exceptions
@@ -62,6 +62,29 @@ class ClusterObjects:
 
     usage_reports: list[Any]
     cost_profiles: list[Any]
+
+
+class PageSink(Protocol):
+    """Where `ClusterClient.stream` puts each page of a listing as it arrives."""
+
+    def restart(self, kind: str) -> None:
+        """The listing of `kind` (UsageReport, CostProfile) starts (again): forget its pages."""
+
+    def add(self, kind: str, objects: list[Any]) -> None:
+        """One page of objects of `kind`."""
+
+
+class _Collected:
+    """A sink that keeps every page: the whole listing in memory."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, list[Any]] = {}
+
+    def restart(self, kind: str) -> None:
+        self.objects[kind] = []
+
+    def add(self, kind: str, objects: list[Any]) -> None:
+        self.objects[kind].extend(objects)
 
 
 @dataclass(frozen=True)
@@ -116,17 +139,32 @@ class ClusterClient:
         return urllib.parse.urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2]))
 
     def list_usage_reports(self, namespace: str | None = None) -> list[Any]:
-        return self._list(USAGE_REPORTS, namespace)
+        collected = _Collected()
+        self._list(USAGE_REPORTS, namespace, collected)
+        return collected.objects[KINDS[USAGE_REPORTS]]
 
     def list_cost_profiles(self, namespace: str | None = None) -> list[Any]:
-        return self._list(COST_PROFILES, namespace)
+        collected = _Collected()
+        self._list(COST_PROFILES, namespace, collected)
+        return collected.objects[KINDS[COST_PROFILES]]
 
     def fetch(self, namespace: str | None = None) -> ClusterObjects:
         """All UsageReports and CostProfiles of one namespace, or of all namespaces."""
+        collected = _Collected()
+        self.stream(collected, namespace)
         return ClusterObjects(
-            usage_reports=self.list_usage_reports(namespace),
-            cost_profiles=self.list_cost_profiles(namespace),
+            usage_reports=collected.objects[KINDS[USAGE_REPORTS]],
+            cost_profiles=collected.objects[KINDS[COST_PROFILES]],
         )
+
+    def stream(self, sink: PageSink, namespace: str | None = None) -> None:
+        """List UsageReports, then CostProfiles, handing each page to `sink` as it arrives.
+
+        Nothing here keeps a page once the sink has it, so a capture through `CaptureBuilder`
+        needs the memory of one page, whatever the size of the cluster.
+        """
+        self._list(USAGE_REPORTS, namespace, sink)
+        self._list(COST_PROFILES, namespace, sink)
 
     def close(self) -> None:
         """Release the client's threads and connections."""
@@ -141,10 +179,11 @@ class ClusterClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _list(self, plural: str, namespace: str | None) -> list[Any]:
+    def _list(self, plural: str, namespace: str | None, sink: PageSink) -> None:
         """Every object of one resource; an expired continue token starts the listing over once."""
         try:
-            return self._list_pages(plural, namespace)
+            sink.restart(KINDS[plural])
+            return self._list_pages(plural, namespace, sink)
         except _ContinueExpired as expired:
             self._logger.warning(
                 "the continue token for page %d of %s in %s expired (410 Gone); listing them"
@@ -153,7 +192,8 @@ class ClusterClient:
             )  # fmt: skip
 
         try:
-            return self._list_pages(plural, namespace)
+            sink.restart(KINDS[plural])
+            return self._list_pages(plural, namespace, sink)
         except _ContinueExpired as expired:
             raise ClusterError(
                 f"Cannot {_attempt(plural, namespace)} on {self.host}: the continue token expired"
@@ -162,19 +202,19 @@ class ClusterClient:
                 " page. Retry later."
             ) from expired.error
 
-    def _list_pages(self, plural: str, namespace: str | None) -> list[Any]:
+    def _list_pages(self, plural: str, namespace: str | None, sink: PageSink) -> None:
         """Every object of one resource, following the server's continue tokens page by page."""
-        objects: list[Any] = []
         continue_token: str | None = None
         where = _where(namespace)
         page = 0
         while True:
             page += 1
             items, next_token = self._list_page(plural, namespace, continue_token, page)
-            objects.extend(items)
             self._logger.info("listed %d %s in %s (page %d)", len(items), plural, where, page)
+            sink.add(KINDS[plural], items)
+            del items
             if not next_token:
-                return objects
+                return
             if next_token == continue_token:
                 raise ClusterError(
                     f"Cannot {_attempt(plural, namespace)} on {self.host}: the API server answered"

@@ -27,22 +27,22 @@ def usage_report_capture(
     captures, never from the cluster directly. Scheduled every 15 minutes by default.
     """
     now = datetime.now(UTC).replace(microsecond=0)
+    store = capture_store.open()
     try:
-        snapshot = source.read(now, context.log)
-        info = capture_store.open().write(
-            now, snapshot.usage_reports, snapshot.cost_profiles, source=snapshot.source
-        )
+        capture = store.begin(now, source.kind)
+        description = source.capture(capture, context.log)
+        info = store.commit(capture)
     except InferCostError as error:
         raise dg.Failure(description=str(error)) from error
     context.log.info(
         f"captured {info.usage_reports} UsageReports and {info.cost_profiles} CostProfiles "
-        f"from {snapshot.description}"
+        f"from {description}"
     )
     return dg.MaterializeResult(
         metadata={
-            "source": snapshot.source,
-            "source_description": snapshot.description,
-            "demo_data": snapshot.is_demo,
+            "source": source.kind,
+            "source_description": description,
+            "demo_data": source.kind == "demo",
             "captured_at": info.captured_at.isoformat(),
             "usage_reports": info.usage_reports,
             "cost_profiles": info.cost_profiles,
