@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from infercost_focus.core import validation
 from infercost_focus.core.export import export_focus
 from infercost_focus.core.parsing import parse_objects
 from infercost_focus.core.validation import check_infercost_frame
@@ -110,3 +111,47 @@ def test_the_report_of_a_problem_lists_at_most_five_rows(frame: pd.DataFrame) ->
     (problem,) = [p for p in _problems(frame) if p.startswith("Currency")]
     assert f"({len(frame)} rows;" in problem
     assert problem.count("row ") == min(5, len(frame))
+
+
+_TAGS = '{"report":"chat","reportNamespace":"team-a","period":"2026-04-01","model":"m"}'
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        None,  # every cell usual: read at once
+        "",
+        '{"report":"a\nb","reportNamespace":"team-a","period":"2026-04"}',
+        '{"report":"a"} {"report":"b"}',
+        '{"report":"a"}{"report":"b"}',
+        '{"report":"a","report":"b"}',
+        '{"report":"a","reportNamespace":"team-a","period":202604}',
+        '{"report":"a","nested":{"b":1}}',
+        '{"report":"a","list":[1]}',
+        '["report","a"]',
+        '"report"',
+        "7",
+        "{}",
+        '{"report":"a","x":1.5,"y":true,"z":null,"w":12345678901234567890123}',
+        '{"report":"\\u00e9t\\u00e9","period":"2026-W14"}',
+        '{"report":"\ud800"}',
+    ],
+)
+def test_reading_json_cells_all_at_once_agrees_with_reading_them_one_by_one(
+    odd: str | None,
+) -> None:
+    cells = [_TAGS, _TAGS.replace("chat", "rag"), "", _TAGS.replace("2026-04-01", "2026-04")]
+    if odd is not None:
+        cells.insert(2, odd)
+    keys = ("reportNamespace", "report", "period")
+
+    bad, field = validation._flat_objects(cells, keys)
+    if odd is None:  # the usual column takes the quick path
+        assert validation._arrow_objects([cell for cell in cells if cell], keys) is not None
+
+    one_by_one = [validation._flat_object(cell) if cell else None for cell in cells]
+    assert bad == [
+        bool(cell) and found is None for cell, found in zip(cells, one_by_one, strict=True)
+    ]
+    for key in (*keys, "model", "x"):
+        assert field(key) == [None if found is None else found.get(key) for found in one_by_one]

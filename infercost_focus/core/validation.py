@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from infercost_focus.core.layouts import INFERCOST, Layout, get_layout
 from infercost_focus.core.layouts.focus12 import FOCUS_12_DEFINED, TOKENS_PER_PRICING_UNIT
 from infercost_focus.core.resources import UsageReport
-from infercost_focus.core.text import NON_ASCII
+from infercost_focus.core.text import NON_ASCII, string_buffers
 
 EXAMPLES = 5
 
@@ -330,12 +333,12 @@ def _check_pricing(result: CheckResult, cells: pd.DataFrame, tokens: pd.Series) 
 
 def _check_json(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> pd.DataFrame | None:
     """JSON columns hold flat objects (unique keys, scalar values); returns each row's report."""
-    objects: dict[str, list[dict[str, Any] | None]] = {}
+    readers: dict[str, _Fields] = {}
     for column in layout.of_kind("json"):
-        values = cells[column].tolist()
-        parsed = {value: _flat_object(value) for value in set(values) if value}
-        objects[column] = [parsed[value] if value else None for value in values]
-        bad = [bool(value) and parsed[value] is None for value in values]
+        is_tags = column == layout.roles["tags"]
+        bad, readers[column] = _flat_objects(
+            cells[column].tolist(), layout.report_tag_keys if is_tags else ()
+        )
         _add(
             result,
             column,
@@ -345,10 +348,10 @@ def _check_json(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> pd.
         )
     if not result.passed:
         return None
-    tags = [tag or {} for tag in objects[layout.roles["tags"]]]
+    tags = readers[layout.roles["tags"]]
     keys = pd.DataFrame(
         {
-            name: [tag.get(key) for tag in tags]
+            name: tags(key)
             for name, key in zip(
                 ("namespace", "name", "period"), layout.report_tag_keys, strict=True
             )
@@ -364,6 +367,72 @@ def _check_json(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> pd.
         cells[layout.roles["tags"]],
     )
     return None if missing.any() else keys
+
+
+_Fields = Callable[[str], list[Any]]  # one key's value per row; None where absent
+
+
+def _flat_objects(values: list[str], text_keys: Sequence[str]) -> tuple[list[bool], _Fields]:
+    """Which cells ("" for none) are not flat JSON objects, and a reader of their keys' values.
+
+    All cells are first read at once by Arrow's JSON reader, one object per line, which refuses
+    duplicate keys and anything that is not an object; any refusal, a nested value, or a cell
+    that would not stay on one line sends the whole column to the cell-by-cell reading, which
+    finds the offending cells. `text_keys` are the keys read back as text exactly.
+    """
+    present = [row for row, value in enumerate(values) if value]
+    table = _arrow_objects([values[row] for row in present], text_keys)
+    if table is not None:
+
+        def arrow_field(key: str) -> list[Any]:
+            found: list[Any] = [None] * len(values)
+            if key in table.column_names:
+                for row, value in zip(present, table.column(key).to_pylist(), strict=True):
+                    found[row] = value
+            return found
+
+        return [False] * len(values), arrow_field
+
+    parsed = {value: _flat_object(value) for value in set(values) if value}
+    objects = [parsed[value] if value else None for value in values]
+
+    def python_field(key: str) -> list[Any]:
+        return [None if found is None else found.get(key) for found in objects]
+
+    return [bool(value) and parsed[value] is None for value in values], python_field
+
+
+def _arrow_objects(texts: list[str], text_keys: Sequence[str]) -> pa.Table | None:
+    """The cells as a table, one row each, when every one is a flat JSON object; else None."""
+    if not texts:
+        return None
+    try:
+        cells = pa.array(texts, pa.large_string())
+    except (UnicodeEncodeError, pa.ArrowException):
+        return None  # a lone surrogate: the cell-by-cell reading names the cell
+    if pc.any(pc.match_substring_regex(cells, r"[\r\n]")).as_py():
+        return None
+    # One object per line: each cell with a line end, the cells' bytes back to back.
+    nothing, line_end = pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string())
+    lines = pc.binary_join_element_wise(cells, nothing, line_end)
+    offsets, data, _ = string_buffers(lines)
+    document = pa.py_buffer(data[offsets[0] : offsets[-1]])
+    # NB: text keys are declared, or Arrow would read a date-like value as a timestamp.
+    options = pa_json.ParseOptions(
+        explicit_schema=pa.schema([(key, pa.string()) for key in text_keys]),
+        unexpected_field_behavior="infer",
+    )
+    try:
+        table = pa_json.read_json(
+            pa.BufferReader(document),
+            read_options=pa_json.ReadOptions(block_size=max(1 << 20, document.size + 1)),
+            parse_options=options,
+        )
+    except pa.ArrowInvalid:
+        return None
+    if table.num_rows != len(texts) or any(pa.types.is_nested(f.type) for f in table.schema):
+        return None
+    return table
 
 
 # Objects decode as lists of (key, value) pairs, so that duplicate keys can be seen.
