@@ -3,7 +3,8 @@
 The export's own phases (parse, transform, render, write), then the work the Dagster asset
 `focus_monthly` adds around the same export: the blocking schema check and the asset's metadata.
 Each phase is timed on the wall clock and split into user and system CPU time; minor page faults
-count the fresh memory it touched.
+count the fresh memory it touched. The resident memory after each phase, and the peak so far,
+show what each step keeps and what it needs on the way (the input objects are held throughout).
 
     python -m benchmarks.phases --rows 1000000
 """
@@ -49,6 +50,8 @@ def phases(objects: list[dict[str, Any]], month: str, layout: str) -> list[dict[
                 "user": after.ru_utime - before.ru_utime,
                 "system": after.ru_stime - before.ru_stime,
                 "page_faults": after.ru_minflt - before.ru_minflt,
+                "resident_after": measure.resident(),
+                "peak_so_far": measure.peak_rss(),
             }
         )
         return result

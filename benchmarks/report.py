@@ -140,15 +140,17 @@ def _phases(size: str, phases: list[dict[str, Any]]) -> str:
         "",
         "One process, phase by phase (`benchmarks/phases.py`): the export, then what the Dagster "
         "asset `focus_monthly` adds around it. System time and minor page faults measure the "
-        "fresh memory each phase touches.",
+        "fresh memory each phase touches (and, for the file, the disk); resident memory is "
+        "what the process holds after the phase, the input objects included.",
         "",
-        "| phase | seconds | user | system | page faults |",
-        "|---|---:|---:|---:|---:|",
+        "| phase | seconds | user | system | page faults | resident after | peak so far |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for phase in phases:
         lines.append(
             f"| {phase['phase']} | {phase['seconds']:.1f} | {phase['user']:.1f} | "
-            f"{phase['system']:.1f} | {phase['page_faults']:,} |"
+            f"{phase['system']:.1f} | {phase['page_faults']:,} | "
+            f"{_mib(phase['resident_after'])} | {_mib(phase['peak_so_far'])} |"
         )
     return "\n".join(lines)
 

@@ -1,15 +1,15 @@
 """Every benchmark of the project on this machine, as one Markdown report.
 
-    python -m benchmarks.run > benchmarks/RESULTS.md     # 100k, 1M and 3M rows (~30 min)
+    python -m benchmarks.run > benchmarks/RESULTS.md     # 100k, 1M and 3M rows (about an hour)
     python -m benchmarks.run --quick                      # 100k rows only (a few minutes)
     python -m benchmarks.run --rows 1000000 --repeat 5 --skip kubernetes,dagster
     python -m benchmarks.run --capture-store /tmp/store   # build the capture store once, reuse it
 
 Each measurement runs in a fresh process (`benchmarks.measure` and the scripts beside it), so its
-peak resident memory (`ru_maxrss`) is its own; times and memory are medians over `--repeat` runs
-(`--large-repeat`, 1 by default, above 100,000 rows). Every result is set against two yardsticks
-measured the same way: the per-row baseline (`baseline_per_row`) and the writer alone (pyarrow
-writing the finished table, nothing else).
+peak resident memory is its own. Times and memory are medians over `--repeat` runs at 100,000
+rows or fewer and `--large-repeat` runs up to a million rows (3 each by default); larger sizes
+run once. Every result is set against two yardsticks measured the same way: the per-row baseline
+(`baseline_per_row`) and the writer alone (pyarrow writing the finished table, nothing else).
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ class Settings:
     log: list[str] = field(default_factory=list)
 
     def repeats(self, rows: int) -> int:
-        return self.repeat if rows <= 100_000 else self.large_repeat
+        if rows <= 100_000:
+            return self.repeat
+        return self.large_repeat if rows <= 1_000_000 else 1
 
     def say(self, line: str) -> None:
         stamp = datetime.now(UTC).strftime("%H:%M:%S")
@@ -71,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", default="100000,1000000,3000000", help="comma-separated sizes")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
-    parser.add_argument("--large-repeat", type=int, default=1, help="runs above 100k rows")
+    parser.add_argument("--large-repeat", type=int, default=3, help="runs of 100k-1M rows")
     parser.add_argument("--quick", action="store_true", help="100k rows only, 3 runs each")
     parser.add_argument("--skip", default="", help=f"parts to leave out: {', '.join(PARTS)}")
     parser.add_argument("--baseline-max-rows", type=int, default=1_000_000)
@@ -113,7 +115,7 @@ def run_all(settings: Settings) -> dict[str, Any]:
     results["machine"]["command"] = " ".join(["python -m benchmarks.run", *sys.argv[1:]])
     results["machine"]["runs"] = (
         f"median of {settings.repeat} at 100,000 rows or fewer, "
-        f"{settings.large_repeat} above (each in a fresh process)"
+        f"{settings.large_repeat} up to 1,000,000, 1 above (each in a fresh process)"
     )
     if settings.warm_gib:
         warm_memory(settings)

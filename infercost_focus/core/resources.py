@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 GROUP = "finops.infercost.ai"
 VERSION = "v1alpha1"
@@ -18,9 +19,12 @@ COST_PROFILE = "CostProfile"
 DEMO_LABEL = "infercost.ai/demo"
 
 
-@dataclass(frozen=True)
-class ModelUsage:
-    """One `status.byModel[]` entry: a model's share of a report's period."""
+class ModelUsage(NamedTuple):
+    """One `status.byModel[]` entry: a model's share of a report's period.
+
+    A named tuple rather than a frozen dataclass: a month holds a million of them, and a tuple
+    is made several times faster.
+    """
 
     model: str
     namespace: str

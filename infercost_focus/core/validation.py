@@ -166,7 +166,10 @@ def _cells(result: CheckResult, frame: pd.DataFrame, layout: Layout) -> pd.DataF
                 ~nulls & (values == ""),
             )
         _add(result, name, rule, bad, values)
-        cells[name] = values.fillna("") if text else values.where(~nulls, "").astype(str)
+        if not text:
+            cells[name] = values.where(~nulls, "").astype(str)
+        else:
+            cells[name] = values.fillna("") if nulls.any() else values
     return pd.DataFrame(cells, index=frame.index)
 
 
