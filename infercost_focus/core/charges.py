@@ -511,8 +511,8 @@ def _add_savings(rows: RowTable) -> RowTable:
     savings = money.subtract(rows.cloud_cost, rows.cost)
     defined = rows.has_cloud & (rows.cloud_cost > 0)
     where = np.flatnonzero(defined)
-    percent = money.round_half_even_div(
-        money.as_objects(savings[where]) * (100 * 10**PERCENT_PLACES), rows.cloud_cost[where]
+    percent = money.divide_product_half_even(
+        savings[where], 100 * 10**PERCENT_PLACES, rows.cloud_cost[where]
     )
     zeros = np.zeros(len(rows) - len(where), dtype=np.int64)
     savings_percent = _placed(len(rows), (where, percent), (np.flatnonzero(~defined), zeros))

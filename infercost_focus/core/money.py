@@ -179,42 +179,47 @@ def allocate(totals: Units, weights: Units, groups: npt.NDArray[np.int64], quant
     # Each group's first row, size, whole quanta and weight.
     starts = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]]))
     sizes = np.diff(np.append(starts, count))
-    quantum = as_objects(quanta[starts])
-    whole = as_objects(totals[starts]) // quantum
-    weight = as_objects(weights)
-    group_weight = np.add.reduceat(weight, starts)
+    quantum = compact(quanta[starts])
+    whole = compact(as_objects(totals[starts]) // as_objects(quantum))
+    weight = compact(weights)
+    group_weight = compact(segment_sums(weight, sizes))
 
     # Groups with no weight at all are split equally.
     weightless = group_weight == 0
     if weightless.any():
-        weight = np.where(np.repeat(weightless, sizes), 1, weight).astype(object)
-        group_weight = np.where(weightless, sizes, group_weight).astype(object)
+        weight = compact(np.where(np.repeat(weightless, sizes), 1, weight))
+        group_weight = compact(np.where(weightless, sizes, group_weight))
 
     # Whole quanta per row, then the leftovers by largest remainder.
-    product = np.repeat(whole, sizes) * weight
-    row_weight = np.repeat(group_weight, sizes)
-    floor, remainder = product // row_weight, product % row_weight
-    leftover = whole - np.add.reduceat(floor, starts)
+    floor, remainder = floor_div_product(
+        _per_row(whole, sizes), weight, _per_row(group_weight, sizes)
+    )
+    leftover = subtract(whole, compact(segment_sums(floor, sizes)))
     rank = _rank_within_groups(remainder, starts, sizes, group_weight)
-    extra = rank < np.repeat(leftover.astype(np.int64), sizes)
-    parts = floor + extra.astype(np.int64).astype(object)
+    extra = (rank < np.repeat(leftover.astype(np.int64), sizes)).astype(np.int64)
+    parts = add(floor, extra)
     if bool((quantum != 1).any()):
-        parts = parts * np.repeat(quantum, sizes)
+        parts = multiply(parts, _per_row(quantum, sizes))
     return compact(parts)
 
 
+def _per_row(values: Units, sizes: npt.NDArray[np.int64]) -> Units:
+    """A value per group repeated over the group's rows."""
+    return np.repeat(values, sizes)  # type: ignore[return-value]  # keeps the dtype
+
+
 def _rank_within_groups(
-    remainder: npt.NDArray[np.object_],
+    remainder: Units,
     starts: npt.NDArray[np.int64],
     sizes: npt.NDArray[np.int64],
-    group_weight: npt.NDArray[np.object_],
+    group_weight: Units,
 ) -> npt.NDArray[np.int64]:
     """Each row's place in its group by descending remainder, earlier rows first on ties."""
     group = np.repeat(np.arange(len(starts)), sizes)
     position = np.arange(len(remainder))
     rank = np.empty(len(remainder), dtype=np.int64)
     first_of_group = np.repeat(starts, sizes)
-    if max(group_weight) < 2**63:
+    if int(group_weight.max()) < 2**63:
         # Remainders are below their group's weight, so they fit int64 here.
         order = np.lexsort((position, -remainder.astype(np.int64), group))
         rank[order] = position - first_of_group
@@ -224,14 +229,80 @@ def _rank_within_groups(
     return rank
 
 
-def round_half_even_div(numerators: Units, denominators: Units) -> Units:
-    """`numerators / denominators` rounded to a whole number, ties to even (denominators > 0)."""
-    numerators, denominators = as_objects(numerators), as_objects(denominators)
-    quotient, remainder = numerators // denominators, numerators % denominators
+def divide_product_half_even(factor: Units, multiplier: int, denominators: Units) -> Units:
+    """`factor * multiplier / denominators` rounded to a whole number, ties to even.
+
+    Denominators are above zero and the multiplier zero or more. The product is never formed
+    where it would outgrow int64 (see `floor_div_product`).
+    """
+    multipliers = np.full(len(factor), multiplier, dtype=np.int64 if multiplier < 2**62 else object)
+    quotient, remainder = floor_div_product(factor, multipliers, denominators)
+    return _rounded_half_even(quotient, remainder, denominators)
+
+
+def _rounded_half_even(quotient: Units, remainder: Units, denominators: Units) -> Units:
+    """The quotient, rounded up where the remainder is above half, or half and it is odd."""
+    if all(column.dtype == np.int64 for column in (quotient, remainder, denominators)):
+        # Remainders are below their denominators: `d - r` cannot overflow where `2 * r` could.
+        above_half, half = (
+            remainder > denominators - remainder,
+            remainder == denominators - remainder,
+        )
+        round_up = above_half | (half & (quotient % 2 == 1))
+        return add(quotient, round_up.astype(np.int64))
+    quotient, remainder = as_objects(quotient), as_objects(remainder)
+    denominators = as_objects(denominators)
     twice_remainder = 2 * remainder
     odd = (quotient % 2).astype(bool)
     round_up = (twice_remainder > denominators) | ((twice_remainder == denominators) & odd)
     return compact(quotient + round_up.astype(np.int64).astype(object))
+
+
+# Below this, a whole number is exact as a binary float (with room for the estimate below).
+_FLOAT_EXACT = 2**52
+
+
+def floor_div_product(factor: Units, multiplier: Units, denominator: Units) -> tuple[Units, Units]:
+    """`floor(factor * multiplier / denominator)` and the remainder, exact, element by element.
+
+    Denominators are above zero and multipliers zero or more. On int64 columns that keep every
+    intermediate below `2**62` the work stays on int64: with `factor = q * d + r` (0 <= r < d),
+    the quotient is `q * m + floor(r * m / d)`. The second term is estimated in binary floating
+    point, which is exact to within 2 here because r, m and d are below `2**52`, and then
+    corrected with the remainder `r * m - estimate * d`: its true value is below `2**55` in
+    magnitude, so numpy's wrapping int64 arithmetic gives it exactly even when `r * m` itself
+    overflows. Anything else is computed on Python ints.
+    """
+    if _fits_float_path(factor, multiplier, denominator):
+        factor, multiplier = factor.astype(np.int64), multiplier.astype(np.int64)
+        denominator = denominator.astype(np.int64)
+        whole, rest = np.divmod(factor, denominator)
+        estimate = np.floor(
+            rest.astype(np.float64) * multiplier.astype(np.float64) / denominator
+        ).astype(np.int64)
+        with np.errstate(over="ignore"):
+            remainder = rest * multiplier - estimate * denominator
+        correction, remainder = np.divmod(remainder, denominator)
+        return whole * multiplier + estimate + correction, remainder
+    product = as_objects(factor) * as_objects(multiplier)
+    denominator = as_objects(denominator)
+    return compact(product // denominator), compact(product % denominator)
+
+
+def _fits_float_path(factor: Units, multiplier: Units, denominator: Units) -> bool:
+    if not len(factor) or not all(
+        column.dtype == np.int64 for column in (factor, multiplier, denominator)
+    ):
+        return False
+    largest_denominator = int(denominator.max())
+    largest_multiplier = int(multiplier.max())
+    if int(denominator.min()) <= 0 or int(multiplier.min()) < 0:
+        return False
+    if largest_denominator >= _FLOAT_EXACT or largest_multiplier >= _FLOAT_EXACT:
+        return False
+    # The whole part, q * m, must stay far from int64's limits as well.
+    largest_whole = int(np.abs(factor).max()) // int(denominator.min()) + 1
+    return largest_whole * largest_multiplier < _INT64_SAFE
 
 
 def format_units(

@@ -156,7 +156,7 @@ def _cells(result: CheckResult, frame: pd.DataFrame, layout: Layout) -> pd.DataF
         nulls = column.isna()
         # NB: text columns stay Arrow strings, so the rules below run as Arrow compute; columns
         # of anything else are read as the text they would be written as.
-        text = isinstance(column.dtype, pd.StringDtype)
+        text = _is_text(column.dtype)
         values = column if text else column.astype(object)
         if layout.nulls == "empty":
             rule, bad = "must be an empty string, not null, when it has no value", nulls
@@ -171,6 +171,13 @@ def _cells(result: CheckResult, frame: pd.DataFrame, layout: Layout) -> pd.DataF
         else:
             cells[name] = values.fillna("") if nulls.any() else values
     return pd.DataFrame(cells, index=frame.index)
+
+
+def _is_text(dtype: object) -> bool:
+    """Whether a column holds strings the rules can read as they are (pandas or Arrow strings)."""
+    if isinstance(dtype, pd.ArrowDtype):
+        return bool(dtype.pyarrow_dtype in (pa.string(), pa.large_string()))
+    return isinstance(dtype, pd.StringDtype)
 
 
 def _check_cell_formats(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> None:
@@ -323,7 +330,7 @@ def _check_pricing(result: CheckResult, cells: pd.DataFrame, tokens: pd.Series) 
         price = cells[column]
         off = [
             bool(p) and abs(Decimal(p) * q - c) > max(abs(c), _ONE) * _UNIT_PRICE_TOLERANCE
-            for p, q, c in zip(price.tolist(), pricing, _decimals(cells[cost_column]), strict=True)
+            for p, q, c in zip(_texts(price), pricing, _decimals(cells[cost_column]), strict=True)
         ]
         _add(
             result,
@@ -340,7 +347,7 @@ def _check_json(result: CheckResult, cells: pd.DataFrame, layout: Layout) -> pd.
     for column in layout.of_kind("json"):
         is_tags = column == layout.roles["tags"]
         bad, readers[column] = _flat_objects(
-            cells[column].tolist(), layout.report_tag_keys if is_tags else ()
+            _texts(cells[column]), layout.report_tag_keys if is_tags else ()
         )
         _add(
             result,
@@ -529,9 +536,15 @@ def _inside_one_month(report: UsageReport) -> bool:
 def _ints(values: pd.Series) -> pd.Series:
     # NB: object dtype, so counts beyond int64 stay exact (pandas would infer uint64 or float).
     return pd.Series(
-        [int(text) if text else 0 for text in values.tolist()], index=values.index, dtype=object
+        [int(text) if text else 0 for text in _texts(values)], index=values.index, dtype=object
     )
 
 
 def _decimals(values: pd.Series) -> list[Decimal]:
-    return [Decimal(text) if text else _ZERO for text in values.tolist()]
+    return [Decimal(text) if text else _ZERO for text in _texts(values)]
+
+
+def _texts(values: pd.Series) -> list[str]:
+    """The cells as Python strings, converted by Arrow at once (pandas would go cell by cell)."""
+    texts: list[str] = values.to_numpy(dtype=object).tolist()
+    return texts

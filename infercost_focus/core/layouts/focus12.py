@@ -244,9 +244,11 @@ def _unit_price(cells: Cells) -> pa.Array:
     scale = UNIT_PRICE_PLACES + (len(str(largest)) if largest else 0)
     shift = scale - cells.charges.scale
     has_tokens = tokens > 0
-    safe_tokens = money.as_objects(np.where(has_tokens, tokens, 1)) * 10 ** max(0, -shift)
-    numerator = money.as_objects(cost) * (TOKENS_PER_PRICING_UNIT * 10 ** max(0, shift))
-    price = money.round_half_even_div(numerator, safe_tokens)
+    safe_tokens = money.compact(
+        money.as_objects(np.where(has_tokens, tokens, 1)) * 10 ** max(0, -shift)
+    )
+    multiplier = TOKENS_PER_PRICING_UNIT * 10 ** max(0, shift)
+    price = money.divide_product_half_even(cost, multiplier, safe_tokens)
     valid = has_tokens | (cost == 0)
     return money.format_units(
         money.compact(np.where(has_tokens, price, 0)), scale, valid=valid, min_places=1
