@@ -85,8 +85,16 @@ def main() -> None:
     )
     parser.add_argument("--month", default="2026-04")
     parser.add_argument("--warm-gib", type=int, default=12, help="memory to touch first (GiB)")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--json", type=Path, help="also write the raw results here (after each part)"
+    )
+    parser.add_argument(
+        "--report", type=Path, help="print the Markdown report of a saved --json file, and stop"
+    )
     args = parser.parse_args()
+    if args.report is not None:
+        print(report.markdown(json.loads(args.report.read_text())))
+        return
 
     with tempfile.TemporaryDirectory(prefix="infercost-bench-") as scratch:
         settings = Settings(
@@ -103,13 +111,12 @@ def main() -> None:
             capture_store=args.capture_store,
             phases_rows=args.phases_rows,
         )
-        results = run_all(settings)
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=1))
+        results = run_all(settings, args.json)
     print(report.markdown(results))
 
 
-def run_all(settings: Settings) -> dict[str, Any]:
+def run_all(settings: Settings, keep: Path | None = None) -> dict[str, Any]:
+    """Every part not skipped; with `keep`, the results so far are saved there after each."""
     began = time.monotonic()
     results: dict[str, Any] = {"machine": machine(), "sizes": {}}
     results["machine"]["command"] = " ".join(["python -m benchmarks.run", *sys.argv[1:]])
@@ -117,20 +124,32 @@ def run_all(settings: Settings) -> dict[str, Any]:
         f"median of {settings.repeat} at 100,000 rows or fewer, "
         f"{settings.large_repeat} up to 1,000,000, 1 above (each in a fresh process)"
     )
+
+    def save() -> None:
+        results["machine"]["load_after"] = os.getloadavg()
+        results["machine"]["minutes"] = (time.monotonic() - began) / 60
+        if keep is not None:
+            keep.write_text(json.dumps(results, indent=1))
+
     if settings.warm_gib:
         warm_memory(settings)
     if "transform" not in settings.skip:
         for rows in settings.sizes:
             results["sizes"][str(rows)] = transform(settings, rows)
+            save()
     if "captures" not in settings.skip:
         results["captures"] = capture_store_month(settings)
+        save()
     if "kubernetes" not in settings.skip:
         results["kubernetes"] = kubernetes_capture(settings)
+        save()
     if "dagster" not in settings.skip:
         sizes = [rows for rows in settings.sizes if rows <= settings.dagster_max_rows]
-        results["dagster"] = {str(rows): dagster_month(settings, rows) for rows in sizes}
-    results["machine"]["load_after"] = os.getloadavg()
-    results["machine"]["minutes"] = (time.monotonic() - began) / 60
+        results["dagster"] = {}
+        for rows in sizes:
+            results["dagster"][str(rows)] = dagster_month(settings, rows)
+            save()
+    save()
     return results
 
 
