@@ -20,7 +20,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
@@ -39,6 +39,7 @@ PERCENT_PLACES = 6
 Ints = npt.NDArray[np.int64]
 Moments = npt.NDArray[np.datetime64]  # UTC, to the second
 _SECOND = np.timedelta64(1, "s")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -150,13 +151,17 @@ class _Entries:
     @classmethod
     def of(cls, reports: Sequence[UsageReport]) -> _Entries:
         flat = [entry for report in reports for entry in report.by_model]
+        # The entries' fields as columns, transposed in one pass.
+        models, namespaces, input_tokens, output_tokens, costs = (
+            zip(*flat, strict=True) if flat else ((), (), (), (), ())
+        )
         return cls(
             counts=np.fromiter((len(r.by_model) for r in reports), np.int64, len(reports)),
-            models=[entry.model for entry in flat],
-            namespaces=[entry.namespace for entry in flat],
-            input_tokens=money.exact_ints([entry.input_tokens for entry in flat]),
-            output_tokens=money.exact_ints([entry.output_tokens for entry in flat]),
-            costs=[entry.cost for entry in flat],
+            models=list(models),
+            namespaces=list(namespaces),
+            input_tokens=money.exact_ints(input_tokens),
+            output_tokens=money.exact_ints(output_tokens),
+            costs=list(costs),
         )
 
 
@@ -502,7 +507,8 @@ def _split_at_month_boundaries(
 
 def _moments(times: Sequence[datetime]) -> Moments:
     """UTC datetimes as numpy seconds, fractions of a second dropped."""
-    seconds = [int(moment.replace(microsecond=0).timestamp()) for moment in times]
+    # Whole seconds since the epoch from the difference's days and seconds: exact, no floats.
+    seconds = [(delta.days * 86_400 + delta.seconds) for delta in (t - _EPOCH for t in times)]
     return np.array(seconds, dtype=np.int64).astype("datetime64[s]")
 
 

@@ -219,7 +219,15 @@ def _rank_within_groups(
     position = np.arange(len(remainder))
     rank = np.empty(len(remainder), dtype=np.int64)
     first_of_group = np.repeat(starts, sizes)
-    if int(group_weight.max()) < 2**63:
+    largest_weight = int(group_weight.max())
+    if largest_weight * len(starts) < 2**62:
+        # One key per row, group first and then the remainder, descending: a stable sort of it
+        # keeps earlier rows first on ties (remainders are below their group's weight).
+        key = group * largest_weight + (largest_weight - 1 - remainder.astype(np.int64))
+        order = np.argsort(key, kind="stable")
+        rank[order] = position - first_of_group
+        return rank
+    if largest_weight < 2**63:
         # Remainders are below their group's weight, so they fit int64 here.
         order = np.lexsort((position, -remainder.astype(np.int64), group))
         rank[order] = position - first_of_group
