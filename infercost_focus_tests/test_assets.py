@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -176,6 +177,39 @@ def test_a_broken_object_is_left_out_and_reported_by_the_rejects_check(tmp_path:
     assert _metadata(result, "focus_monthly")["rejected_objects"] == 1
     rows = list(csv.DictReader(focus_file(tmp_path, "2026-04").open(newline="")))
     assert [row["ResourceId"] for row in rows] == ["team-a/fine/llama-3-70b"]
+
+
+def test_many_warnings_make_one_log_message_and_are_counted(tmp_path: Path) -> None:
+    # Each report's byModel covers less than its totals: one warning per report.
+    reports = [
+        usage_report(name=f"partial-{index:03}", input_tokens=2_000_000, cost="20")
+        for index in range(monthly.SHOWN_AT_MOST + 7)
+    ]
+    dump = _write_dump(tmp_path / "cluster.json", *reports, cost_profile())
+    source = {"kind": "files", "paths": dump}
+    instance = dg.DagsterInstance.ephemeral()
+    dg.materialize(
+        assets("usage_report_capture"), resources=resources(tmp_path, **source), instance=instance
+    )
+    result = materialize_month(tmp_path, "2026-04", instance=instance, **source)
+    assert result.success
+    warnings = [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if entry.level == logging.WARNING and entry.step_key == "focus_monthly"
+    ]
+    assert len(warnings) == 1
+    (message,) = warnings
+    assert message.startswith(f"2026-04: {len(reports)} warnings:\n")
+    assert (
+        "team-a/partial-000 period 2026-04: status.byModel covers 1500000 of 2300000 tokens"
+        in message
+    )
+    assert "team-a/partial-056" not in message
+    assert message.endswith("... and 7 more")
+    metadata = _metadata(result, "focus_monthly")
+    assert metadata["warnings"] == len(reports)
+    assert str(metadata["warning_details"]).count("status.byModel covers") == monthly.SHOWN_AT_MOST
 
 
 def test_a_month_without_captures_says_so(tmp_path: Path) -> None:

@@ -77,10 +77,11 @@ def export_focus(
             start = pd.Timestamp(f"{billing_month}-01T00:00:00Z")
             charges = charges.billed_in(np.datetime64(start.value // 1_000_000_000, "s"))
         frame = chosen.render(charges, options or RenderOptions())
+        report_periods = charges.report_periods
     return Export(
         layout=layout_name,
         frame=frame,
-        reports=charges.report_periods,
+        reports=report_periods,
         rejects=[*parsed.rejects, *charges.rejects],
         warnings=[*parsed.warnings, *charges.warnings],
         usage_reports=parsed.usage_reports,

@@ -92,7 +92,11 @@ def typed_table(frame: pd.DataFrame, layout: Layout) -> pa.Table:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     arrays = {}
     for column in layout.columns:
-        values = table.column(column.name).combine_chunks().cast(pa.string())
+        # The frame's own Arrow text where it is text already: text columns are written from it
+        # as they are, not from a copy.
+        values = table.column(column.name)
+        if values.type != pa.string():
+            values = values.cast(pa.string())
         try:
             arrays[column.name] = _typed(values, column.kind, layout)
         except (pa.ArrowInvalid, OverflowError) as error:
@@ -103,7 +107,7 @@ def typed_table(frame: pd.DataFrame, layout: Layout) -> pa.Table:
     return pa.table(arrays)
 
 
-def _typed(values: pa.Array, kind: str, layout: Layout) -> pa.Array:
+def _typed(values: pa.ChunkedArray, kind: str, layout: Layout) -> pa.ChunkedArray:
     if kind in ("text", "json"):
         return values
     # A cell without value is empty text in the InferCost layout: typed columns hold null there.
@@ -122,7 +126,7 @@ def _typed(values: pa.Array, kind: str, layout: Layout) -> pa.Array:
     return values.cast(pa.decimal128(_MAX_PRECISION, scale))
 
 
-def _decimal_shape(values: pa.Array) -> tuple[int, int]:
+def _decimal_shape(values: pa.ChunkedArray) -> tuple[int, int]:
     """(digits after the point, digits before it) that every value of the column fits in."""
     present = values.drop_null()
     if len(present) == 0:

@@ -20,6 +20,10 @@ from infercost_focus.pipeline.resources import CaptureStoreResource
 
 SCHEMA_CHECK = "focus_schema"
 REJECTS_CHECK = "no_rejected_objects"
+# Warnings and rejects shown in one log message and in the asset's metadata; the rest are
+# counted. Each Dagster log message is an event in the instance's storage, so a month with
+# thousands of partial breakdowns gets one message, not thousands of events.
+SHOWN_AT_MOST = 50
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,7 @@ def _focus_month(
     )
     frame = result.frame
     frame.attrs["layout"] = layout_name
-    for warning in result.warnings:
-        context.log.warning(warning)
+    _log_warnings(context, f"{month}: {len(result.warnings)} warnings", result.warnings)
 
     # The blocking schema check, on exactly the frame that would be written.
     check = check_frame(frame, layout_name, reports=result.usage_reports, billing_month=month)
@@ -176,8 +179,7 @@ def _focus_month(
 
     # Rejected objects: reported, never silently dropped.
     rejects = [str(reject) for reject in result.rejects]
-    for reject in rejects:
-        context.log.warning(f"rejected {reject}")
+    _log_warnings(context, f"{month}: rejected {len(rejects)} objects", rejects)
     yield dg.AssetCheckResult(
         check_name=REJECTS_CHECK,
         passed=not rejects,
@@ -227,6 +229,7 @@ def _frame_metadata(
         "spend_by_model": dg.MetadataValue.md(_spend_table(spend, "model")),
         "rejected_objects": len(rejects),
         "warnings": len(warnings),
+        "warning_details": dg.MetadataValue.md(_code_block(_shown(warnings) or "none")),
         "demo_data": is_demo,
     }
 
@@ -242,6 +245,19 @@ def _spend_table(spend: pd.DataFrame, by: str) -> str:
         label = str(key).replace("|", "\\|") or "(no model)"
         lines.append(f"| {label} | {decimal_text(row['cost'])} | {row['tokens']} |")
     return "\n".join(lines)
+
+
+def _log_warnings(context: dg.AssetExecutionContext, heading: str, lines: list[str]) -> None:
+    if lines:
+        context.log.warning(f"{heading}:\n{_shown(lines)}")
+
+
+def _shown(lines: list[str]) -> str:
+    """The first `SHOWN_AT_MOST` lines, then how many more there are."""
+    shown = lines[:SHOWN_AT_MOST]
+    if len(lines) > SHOWN_AT_MOST:
+        shown.append(f"... and {len(lines) - SHOWN_AT_MOST} more")
+    return "\n".join(shown)
 
 
 def _code_block(text: str) -> str:
