@@ -40,6 +40,17 @@ def _write_dump(path: Path, *objects: dict) -> str:
     return str(path)
 
 
+def _capture_and_build_april(
+    tmp_path: Path, instance: dg.DagsterInstance, *objects: dict
+) -> dg.ExecuteInProcessResult:
+    """One capture of `objects` (from a kubectl dump), then the month 2026-04 from it."""
+    source = {"kind": "files", "paths": _write_dump(tmp_path / "cluster.json", *objects)}
+    dg.materialize(
+        assets("usage_report_capture"), resources=resources(tmp_path, **source), instance=instance
+    )
+    return materialize_month(tmp_path, "2026-04", instance=instance, **source)
+
+
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     (event,) = [
         e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)
@@ -162,13 +173,10 @@ def test_materializing_a_month_again_gives_the_same_bytes(tmp_path: Path) -> Non
 def test_a_broken_object_is_left_out_and_reported_by_the_rejects_check(tmp_path: Path) -> None:
     broken = usage_report(name="broken")
     broken["status"]["byModel"][0]["estimatedCostUSD"] = "lots"
-    dump = _write_dump(tmp_path / "cluster.json", broken, usage_report(name="fine"), cost_profile())
-    source = {"kind": "files", "paths": dump}
     instance = dg.DagsterInstance.ephemeral()
-    dg.materialize(
-        assets("usage_report_capture"), resources=resources(tmp_path, **source), instance=instance
+    result = _capture_and_build_april(
+        tmp_path, instance, broken, usage_report(name="fine"), cost_profile()
     )
-    result = materialize_month(tmp_path, "2026-04", instance=instance, **source)
     assert result.success
     rejects = _check(result, "no_rejected_objects")
     assert not rejects.passed
@@ -185,13 +193,8 @@ def test_many_warnings_make_one_log_message_and_are_counted(tmp_path: Path) -> N
         usage_report(name=f"partial-{index:03}", input_tokens=2_000_000, cost="20")
         for index in range(monthly.SHOWN_AT_MOST + 7)
     ]
-    dump = _write_dump(tmp_path / "cluster.json", *reports, cost_profile())
-    source = {"kind": "files", "paths": dump}
     instance = dg.DagsterInstance.ephemeral()
-    dg.materialize(
-        assets("usage_report_capture"), resources=resources(tmp_path, **source), instance=instance
-    )
-    result = materialize_month(tmp_path, "2026-04", instance=instance, **source)
+    result = _capture_and_build_april(tmp_path, instance, *reports, cost_profile())
     assert result.success
     warnings = [
         entry.user_message
