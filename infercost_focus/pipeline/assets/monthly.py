@@ -20,9 +20,10 @@ from infercost_focus.pipeline.resources import CaptureStoreResource
 
 SCHEMA_CHECK = "focus_schema"
 REJECTS_CHECK = "no_rejected_objects"
-# Warnings and rejects shown in one log message and in the asset's metadata; the rest are
-# counted. Each Dagster log message is an event in the instance's storage, so a month with
-# thousands of partial breakdowns gets one message, not thousands of events.
+# How many of a month's warnings (or rejects) its one log message shows, and its warnings the
+# output metadata; the rest are counted (the rejects check lists every rejected object). Each
+# Dagster log message is an event in the instance's storage: a month with thousands of partial
+# breakdowns gets one message, not thousands of events.
 SHOWN_AT_MOST = 50
 
 
